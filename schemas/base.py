@@ -3,7 +3,9 @@
 import msgspec
 
 
-class Record(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+class Record(
+    msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, gc=False
+):
     """A record we write ourselves.
 
     Unknown fields are refused because every producer is our own code: a stray
@@ -13,7 +15,7 @@ class Record(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fi
     """
 
 
-class RawRecord(msgspec.Struct, kw_only=True):
+class RawRecord(msgspec.Struct, kw_only=True, gc=False):
     """A record as some other tool writes it.
 
     Unknown fields are ignored: the tools that write our inputs add fields

@@ -26,6 +26,6 @@ class ToolLogLine(RawRecord):
     status: str | None = None
     message: str | None = None
     output: Any = None
-    tools_enabled: list[str] | None = None
+    tools_enabled: tuple[str, ...] | None = None  # a tuple: hashable, it keys a memo
     rating: Rating | None = None
     final_response: str | None = None

@@ -34,12 +34,11 @@ from stages.common.cli import (
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import (
     JsonlWriter,
-    Line,
     Oversize,
     Span,
-    chunk_lines,
     iter_spans,
-    read_span,
+    open_lines,
+    read_span_lines,
 )
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
@@ -48,7 +47,6 @@ from stages.common.stats import Stats
 from stages.toollog import ToolsResolver, to_conversation
 
 REJECT_REASONS = (*DECODE_REASONS, "invalid_arguments", "invalid_model_response")
-SPAN_BYTES = 8 << 20
 
 
 class Task(NamedTuple):
@@ -64,42 +62,35 @@ class SpanResult(NamedTuple):
     counts: dict[str, int]
 
 
-def span_lines(task: Task, max_line_bytes: int) -> list[Line]:
-    if isinstance(task.item, Oversize):
-        return [Line(task.item.line, b"", False, task.item.size)]
-    with open(task.path, "rb") as handle:
-        chunk = read_span(handle, task.item)
-    return list(chunk_lines(chunk, max_line_bytes))
-
-
 def parse_span(task: Task, *, file: str, tools: ToolsResolver, max_line_bytes: int) -> SpanResult:
     """Parse a span's lines into its part file of conversations; bad lines become rejects."""
     decode = LineDecoder(ToolLogLine, max_line_bytes).decode
-    out = bytearray()
+    out: list[bytes] = []
     rejects: list[Reject] = []
-    lines = span_lines(task, max_line_bytes)
-    blank = dropped = reconstructed = 0
-    for line in lines:
-        if not line.data.strip() and not line.oversize:
-            blank += 1
-            continue
-        try:
-            converted = to_conversation(decode(line), file, line.number, tools)
-        except LineError as error:
-            rejects.append(error.reject(file, line))
-            continue
-        dropped += converted.unexecuted_calls
-        reconstructed += converted.reconstructed
-        out += converted.line
+    read = blank = dropped = reconstructed = 0
+    with open_lines(task.path) as handle:
+        for line in read_span_lines(handle, task.item, max_line_bytes):
+            read += 1
+            if line.blank:
+                blank += 1
+                continue
+            try:
+                converted = to_conversation(decode(line), file, line.number, tools)
+            except LineError as error:
+                rejects.append(error.reject(file, line))
+                continue
+            dropped += converted.unexecuted_calls
+            reconstructed += converted.reconstructed
+            out.append(converted.line)
     with open(task.part, "wb") as part:
-        part.write(out)
+        part.writelines(out)
     counts = {
-        "read": len(lines),
+        "read": read,
         "blank_lines": blank,
         "unexecuted_calls_dropped": dropped,
         "reconstructed": reconstructed,
     }
-    return SpanResult(task.part, len(lines) - blank - len(rejects), rejects, counts)
+    return SpanResult(task.part, read - blank - len(rejects), rejects, counts)
 
 
 @click.command()
@@ -162,7 +153,7 @@ def main(
                 tools=tools,
                 max_line_bytes=max_line_bytes,
             )
-            spans = iter_spans(path, max_line_bytes=max_line_bytes, chunk_bytes=SPAN_BYTES)
+            spans = iter_spans(path, max_line_bytes=max_line_bytes)
             tasks = (
                 Task(str(path), item, os.path.join(parts, str(n))) for n, item in enumerate(spans)
             )

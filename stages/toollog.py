@@ -1,6 +1,6 @@
 """Tool-call log lines → conversations: the pure core of `ingest_toollog`."""
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
@@ -104,6 +104,9 @@ def tool_content(entry: ToolLogLine) -> str:
     ).decode()
 
 
+_UNSEEN = object()
+
+
 class ToolsResolver:
     """The `tools` of a line, encoded: catalog definitions, or parameters inferred from the call.
 
@@ -119,17 +122,15 @@ class ToolsResolver:
 
     def __call__(self, entry: ToolLogLine, arguments: dict[str, Any]) -> msgspec.Raw | None:
         types = tuple(map(type, arguments.values()))
-        if dict in types or list in types:
-            return encode_tools(self.resolve(entry, arguments))
-        enabled = tuple(entry.tools_enabled) if entry.tools_enabled else ()
-        key = (entry.tool_name, enabled, tuple(arguments), types)
-        try:
-            return self._cache[key]
-        except KeyError:
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()
-            tools = self._cache[key] = encode_tools(self.resolve(entry, arguments))
-            return tools
+        key = (entry.tool_name, entry.tools_enabled, tuple(arguments), types)
+        tools = self._cache.get(key, _UNSEEN)
+        if tools is _UNSEEN:
+            tools = encode_tools(self.resolve(entry, arguments))
+            if dict not in types and list not in types:  # nested shapes are not in the key
+                if len(self._cache) >= self.cache_size:
+                    self._cache.clear()
+                self._cache[key] = tools
+        return tools
 
     def resolve(self, entry: ToolLogLine, arguments: dict[str, Any]) -> list[Tool]:
         names = dict.fromkeys([*(entry.tools_enabled or []), entry.tool_name])
@@ -140,7 +141,7 @@ class ToolsResolver:
         return tools
 
 
-class Converted(NamedTuple):
+class Converted(msgspec.Struct, gc=False):
     line: bytes  # the encoded conversation, ending in a newline
     unexecuted_calls: int
     reconstructed: bool
@@ -196,5 +197,7 @@ def to_conversation(entry: ToolLogLine, file: str, line: int, tools: ToolsResolv
 
 
 def unexecuted_calls(response: ResponseMessage | None, executed: str) -> int:
-    names = [call.function.name for call in (response.tool_calls or [])] if response else []
+    if response is None or not response.tool_calls:
+        return 0
+    names = [call.function.name for call in response.tool_calls]
     return len(names) - (executed in names)

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import astuple
 
 from schemas.conversation import (
     Conversation,
@@ -23,12 +24,13 @@ from stages.common.atomic import atomic_write
 from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.hashing import content_id, messages_id
 from stages.common.jsonl import (
-    Oversize,
-    chunk_lines,
-    iter_chunks,
+    DEFAULT_MAX_LINE_BYTES,
+    READ_BUFFER,
     iter_lines,
     iter_spans,
-    read_span,
+    open_lines,
+    read_records,
+    read_span_lines,
 )
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
@@ -55,34 +57,27 @@ def reference_lines(data: bytes, limit: int) -> list[tuple[int, bytes, bool, int
 @given(
     lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"x")), max_size=30),
     final_newline=st.booleans(),
-    chunk=st.integers(1, 64),
+    span=st.integers(1, 64),
     limit=st.integers(1, 50),
 )
 def test_iter_lines_matches_a_plain_split(
     tmp_path_factory: pytest.TempPathFactory,
     lines: list[bytes],
     final_newline: bool,
-    chunk: int,
+    span: int,
     limit: int,
 ) -> None:
     data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     path = tmp_path_factory.mktemp("lines") / "f.jsonl"
     path.write_bytes(data)
-    got = []
-    for item in iter_chunks(path, max_line_bytes=limit, chunk_bytes=chunk):
-        if isinstance(item, Oversize):
-            got.append((item.line, b"", False, item.size))
-        else:
-            got.extend(tuple(line) for line in chunk_lines(item, limit))
+    got = [astuple(line) for line in iter_lines(path, max_line_bytes=limit)]
     assert got == reference_lines(data, limit)
-    from_spans = []
-    with open(path, "rb") as handle:
-        for item in iter_spans(path, max_line_bytes=limit, chunk_bytes=chunk):
-            if isinstance(item, Oversize):
-                from_spans.append((item.line, b"", False, item.size))
-            else:
-                chunk_of_span = read_span(handle, item)
-                from_spans.extend(tuple(line) for line in chunk_lines(chunk_of_span, limit))
+    with open_lines(path) as handle:
+        from_spans = [
+            astuple(line)
+            for item in iter_spans(path, max_line_bytes=limit, span_bytes=span)
+            for line in read_span_lines(handle, item, limit)
+        ]
     assert from_spans == got
 
 
@@ -95,6 +90,31 @@ def test_oversize_line_is_skipped_without_losing_its_neighbours(tmp_path: Path) 
         (2, b"", False, 100_000),
         (3, b'{"b":2}', True, 0),
     ]
+
+
+def test_oversize_line_longer_than_the_read_buffer_is_skipped_in_pieces(tmp_path: Path) -> None:
+    path = tmp_path / "huge.jsonl"
+    size = 3 * READ_BUFFER + 5
+    path.write_bytes(b"1\n" + b"x" * size + b"\n2\n" + b"y" * size)
+    lines = [astuple(line) for line in iter_lines(path, max_line_bytes=1000)]
+    assert lines == [
+        (1, b"1", False, 0),
+        (2, b"", False, size),
+        (3, b"2", False, 0),
+        (4, b"", False, size),
+    ]
+
+
+def test_read_records_reads_a_record_longer_than_the_input_line_limit(tmp_path: Path) -> None:
+    """Our own outputs have no line limit: a conversation with huge tool output comes back."""
+    big = Conversation(
+        id="x",
+        source="session",
+        messages=[Message(role="user", content="y" * (DEFAULT_MAX_LINE_BYTES + 10))],
+    )
+    path = tmp_path / "conversations.jsonl"
+    path.write_bytes(msgspec.json.encode(big) + b"\n\n")
+    assert list(read_records(path, Conversation)) == [big]
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path) -> None:

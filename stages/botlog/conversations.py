@@ -229,7 +229,7 @@ def parse_day(
     result = BotlogResult()
     for line in lines:
         result.read += 1
-        if not line.data.strip() and not line.oversize:
+        if line.blank:
             result.blank_lines += 1
             continue
         record = parse_line(line, file, decoder)

@@ -6,6 +6,9 @@ from typing import Any
 import msgspec
 
 _encoder = msgspec.json.Encoder(order="sorted")
+# Copying a started hash skips OpenSSL's per-call algorithm lookup, which costs
+# more than hashing a short conversation.
+_sha256 = hashlib.sha256()
 _struct_encoder = msgspec.json.Encoder()
 
 ID_HEX_CHARS = 16
@@ -37,4 +40,6 @@ def messages_id(messages: list[Any]) -> str:
 
 def encoded_messages_id(encoded: bytes) -> str:
     """`messages_id` of messages already encoded, for writers that splice them in."""
-    return hashlib.sha256(encoded).hexdigest()[:ID_HEX_CHARS]
+    digest = _sha256.copy()
+    digest.update(encoded)
+    return digest.hexdigest()[:ID_HEX_CHARS]

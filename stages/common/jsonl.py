@@ -1,15 +1,17 @@
 """Reading JSONL in constant memory, line numbers and all, and writing it back.
 
 Input files can be larger than memory, can end in a line cut off mid-write, and
-can hold a single absurd line; the reader yields chunks of whole lines (so
-workers can parse them in parallel) and refuses to buffer any line beyond a limit.
-For parallel parsing, `iter_spans` gives only where each chunk lies, so a worker
-reads its own bytes instead of receiving them through a pipe. A stage output may
-also be a folder of JSONL parts (stages/common/parts.py), read in sorted order.
+can hold a single absurd line; the reader copies each line once out of a
+buffered file (`readline` with a limit, in C) and refuses to hold any line
+beyond a limit. For parallel parsing, `iter_spans` gives where runs of whole
+lines lie, so each worker reads its own bytes instead of receiving them through
+a pipe. A stage output may also be a folder of JSONL parts
+(stages/common/parts.py), read in sorted order.
 """
 
+import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
@@ -19,18 +21,12 @@ import msgspec
 from stages.common.atomic import atomic_write
 
 DEFAULT_MAX_LINE_BYTES = 8 << 20
-CHUNK_BYTES = 4 << 20
+# Lines are copied out of a buffer this big: one read call serves many lines.
+READ_BUFFER = 1 << 20
+SPAN_BYTES = 8 << 20
 PART_SUFFIX = ".jsonl"
 
 T = TypeVar("T")
-
-
-class Chunk(NamedTuple):
-    """Whole lines of a file: `data` starts at line `first_line`."""
-
-    first_line: int
-    data: bytes
-    terminated: bool  # False: the file ends here without a newline
 
 
 class Oversize(NamedTuple):
@@ -40,37 +36,92 @@ class Oversize(NamedTuple):
     size: int
 
 
-class Line(NamedTuple):
+class Line(msgspec.Struct, gc=False):
+    """One line of a file (a Struct: cheaper to make than a NamedTuple, once per line)."""
+
     number: int
     data: bytes  # without its newline; empty for an oversize line
     unterminated: bool = False  # the last line of a file with no final newline
     oversize: int = 0  # the byte size of a line over the limit, which is not kept
 
+    @property
+    def blank(self) -> bool:
+        """Empty or whitespace only (tested without copying the line, unlike `strip`)."""
+        return not self.oversize and (not self.data or self.data.isspace())
+
 
 class Span(NamedTuple):
-    """Where a chunk of whole lines lies in its file: bytes `start` to `end`."""
+    """Where a run of whole lines lies in its file: bytes `start` to `end`."""
 
     start: int
     end: int
     first_line: int
-    terminated: bool  # False: the file ends here without a newline
 
 
-def _cut(
-    path: str | Path, max_line_bytes: int, chunk_bytes: int, keep: bool
-) -> Iterator[tuple[Span | Oversize, bytes]]:
-    """The cutting rules, once: spans of whole lines and oversize lines, in file order.
+def open_lines(path: str | Path) -> BinaryIO:
+    """A file opened for `read_lines`."""
+    return open(path, "rb", buffering=READ_BUFFER)
 
-    With `keep`, each span comes with its bytes; without, nothing is copied and
-    only newlines are looked for and counted, in one reused buffer.
+
+def read_lines(
+    handle: BinaryIO, max_line_bytes: int | None, first_line: int = 1, size: float = math.inf
+) -> Iterator[Line]:
+    """The lines from the handle's position: to the end of the file, or over `size` bytes.
+
+    `max_line_bytes=None` sets no limit, for files our own stages wrote.
+    """
+    readline = handle.readline
+    limit = -1 if max_line_bytes is None else max_line_bytes + 1  # a longest line and newline
+    number = first_line
+    while size > 0 and (data := readline(limit)):
+        size -= len(data)
+        if data.endswith(b"\n"):
+            yield Line(number, data[:-1])
+        elif max_line_bytes is None or len(data) <= max_line_bytes:
+            yield Line(number, data, True)
+        else:
+            rest = _skip_line(readline)
+            size -= rest + 1
+            yield Line(number, b"", False, len(data) + rest)
+        number += 1
+
+
+def _skip_line(readline: Callable[[int], bytes]) -> int:
+    """Read past the rest of an oversize line, a buffer at a time; its length without newline."""
+    skipped = 0
+    while piece := readline(READ_BUFFER):
+        if piece.endswith(b"\n"):
+            return skipped + len(piece) - 1
+        skipped += len(piece)
+    return skipped
+
+
+def iter_lines(
+    path: str | Path, *, max_line_bytes: int | None = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[Line]:
+    """Every line of a file, numbered from 1, in constant memory."""
+    with open_lines(path) as handle:
+        yield from read_lines(handle, max_line_bytes)
+
+
+def iter_spans(
+    path: str | Path,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    span_bytes: int = SPAN_BYTES,
+) -> Iterator[Span | Oversize]:
+    """Where a file's runs of whole lines lie, and the lines too long to keep, in file order.
+
+    Copies nothing: only newlines are looked for and counted, in one reused
+    buffer, far faster than workers parse; each worker then reads its own span
+    (`read_span_lines`).
     """
     with open(path, "rb", buffering=0) as handle:
-        buffer = bytearray(min(chunk_bytes, os.fstat(handle.fileno()).st_size + 1))
+        buffer = bytearray(min(span_bytes, os.fstat(handle.fileno()).st_size + 1))
         offset = 0  # file position of buffer[0]
         start = 0  # file position where the next span (or oversize line) starts
         line = 1  # the number of the line at `start`
         skipping = False  # the line at `start` is over the limit
-        pending = b""  # with `keep`: the bytes from `start` to `offset`
         while size := handle.readinto(buffer):
             head = 0  # where the next span starts in this buffer
             if skipping:
@@ -78,77 +129,28 @@ def _cut(
                 if newline < 0:
                     offset += size
                     continue
-                yield Oversize(line, offset + newline - start), b""
+                yield Oversize(line, offset + newline - start)
                 line, start, skipping, head = line + 1, offset + newline + 1, False, newline + 1
             last = buffer.rfind(b"\n", head, size)
             if last >= 0:
-                data = pending + buffer[head : last + 1] if keep else b""
-                yield Span(start, offset + last + 1, line, True), data
+                yield Span(start, offset + last + 1, line)
                 line += buffer.count(b"\n", head, last + 1)
-                start, pending, head = offset + last + 1, b"", last + 1
+                start, head = offset + last + 1, last + 1
             offset += size
             skipping = offset - start > max_line_bytes
-            if keep:
-                pending = b"" if skipping else pending + buffer[head:size]
     if skipping:
-        yield Oversize(line, offset - start), b""
+        yield Oversize(line, offset - start)
     elif start < offset:
-        yield Span(start, offset, line, False), pending
+        yield Span(start, offset, line)
 
 
-def iter_spans(
-    path: str | Path,
-    *,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    chunk_bytes: int = CHUNK_BYTES,
-) -> Iterator[Span | Oversize]:
-    """Where a file's chunks of whole lines lie, and the lines too long to keep.
-
-    Copies nothing: a main process cuts a file far faster than workers parse it,
-    and each worker reads its own span (`read_span`).
-    """
-    for item, _ in _cut(path, max_line_bytes, chunk_bytes, keep=False):
-        yield item
-
-
-def read_span(handle: BinaryIO, span: Span) -> Chunk:
-    """The bytes of a span, from a file opened in binary mode (any position)."""
-    data = os.pread(handle.fileno(), span.end - span.start, span.start)
-    return Chunk(span.first_line, data, span.terminated)
-
-
-def iter_chunks(
-    path: str | Path,
-    *,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    chunk_bytes: int = CHUNK_BYTES,
-) -> Iterator[Chunk | Oversize]:
-    """Yield a file as chunks of whole lines, and the lines too long to keep."""
-    for item, data in _cut(path, max_line_bytes, chunk_bytes, keep=True):
-        yield Chunk(item.first_line, data, item.terminated) if isinstance(item, Span) else item
-
-
-def chunk_lines(chunk: Chunk, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Line]:
-    """The lines of one chunk, with the same limit applied as while reading."""
-    parts = chunk.data.split(b"\n")
-    if chunk.terminated:
-        parts.pop()
-    last = len(parts) - 1
-    for offset, data in enumerate(parts):
-        number = chunk.first_line + offset
-        if len(data) > max_line_bytes:
-            yield Line(number, b"", False, len(data))
-        else:
-            yield Line(number, data, not chunk.terminated and offset == last)
-
-
-def iter_lines(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Line]:
-    """Every line of a file, numbered from 1, in constant memory."""
-    for item in iter_chunks(path, max_line_bytes=max_line_bytes):
-        if isinstance(item, Oversize):
-            yield Line(item.line, b"", False, item.size)
-        else:
-            yield from chunk_lines(item, max_line_bytes)
+def read_span_lines(handle: BinaryIO, item: Span | Oversize, max_line_bytes: int) -> Iterator[Line]:
+    """The lines of one item of `iter_spans`, from a file opened with `open_lines`."""
+    if isinstance(item, Oversize):
+        yield Line(item.line, b"", False, item.size)
+        return
+    handle.seek(item.start)
+    yield from read_lines(handle, max_line_bytes, item.first_line, item.end - item.start)
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -170,12 +172,13 @@ def part_files(folder: str | Path) -> list[Path]:
 def read_records(path: str | Path, record_type: type[T]) -> Iterator[T]:
     """Records of a JSONL file, or of a folder of parts, that our own stages wrote.
 
-    Any bad line is a bug, so it raises.
+    Any bad line is a bug, so it raises; no line is too long, as a conversation
+    with big tool outputs can outgrow any limit set for inputs.
     """
     decoder = msgspec.json.Decoder(record_type)
     for file in part_files(path) if Path(path).is_dir() else [Path(path)]:
-        for line in iter_lines(file):
-            if line.data.strip():
+        for line in iter_lines(file, max_line_bytes=None):
+            if not line.blank:
                 yield decoder.decode(line.data)
 
 

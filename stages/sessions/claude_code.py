@@ -188,7 +188,7 @@ def decode_records(
     decode = LineDecoder(TranscriptRecord, max_line_bytes).decode
     for line in lines:
         counts["read"] += 1
-        if not line.data.strip() and not line.oversize:
+        if line.blank:
             counts["blank_lines"] += 1
             continue
         try:

@@ -1,6 +1,7 @@
 """ingest_sessions through click: the parts folder, rejects, stats, params, incremental runs."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,21 @@ def test_changed_content_or_params_parse_again(transcripts: Path, parsed: list[s
     assert len(parsed) == 5
     assert len(records("conversations")) == 2 + 1 + 1 + 3 + 3
     assert all(stamps()[n] != after[n] for n in after)
+
+
+def test_touched_file_or_lost_hash_memo_is_hashed_again_not_parsed(
+    transcripts: Path, parsed: list[str]
+) -> None:
+    """Like a fresh clone that pulled the parts: same content, no memo, new stats."""
+    run()
+    cold = folder_bytes(PARTS)
+    parsed.clear()
+    basic = transcripts / "basic.jsonl"
+    os.utime(basic, ns=(basic.stat().st_atime_ns, basic.stat().st_mtime_ns + 10**9))
+    shutil.rmtree("data/cache/ingest_sessions")
+    run()
+    assert parsed == []
+    assert folder_bytes(PARTS) == cold
 
 
 def test_damaged_part_or_index_is_parsed_again(transcripts: Path, parsed: list[str]) -> None:

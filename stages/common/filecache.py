@@ -21,6 +21,7 @@ from stages.common.hashing import content_hash
 
 READ_BYTES = 1 << 20
 
+Stamp = tuple[int, int, int]  # size, mtime_ns, inode: a file changed when its stamp did
 # path → [size, mtime_ns, inode, sha256 of the content]
 Index = dict[str, tuple[int, int, int, str]]
 
@@ -46,16 +47,24 @@ class FileCache:
         except (OSError, msgspec.DecodeError):
             return {}  # no index yet, or a damaged one: contents are simply rehashed
 
+    def remembered(self, path: Path) -> tuple[Stamp, str | None]:
+        """The file's stamp now, and its sha256 if the file is unchanged since it was hashed."""
+        stat = path.stat()
+        stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        known = self._index.get(str(path.resolve()))
+        return stamp, known[3] if known and known[:3] == stamp else None
+
+    def remember(self, path: Path, stamp: Stamp, sha: str) -> None:
+        """Keep a sha256 computed (maybe elsewhere) for the file as it was at `stamp`."""
+        self._index[str(path.resolve())] = (*stamp, sha)
+        self._dirty = True
+
     def digest(self, path: Path) -> str:
         """The sha256 of a file's content, rehashed only when its stat changed."""
-        stat = path.stat()
-        name = str(path.resolve())
-        known = self._index.get(name)
-        if known and known[:3] == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
-            return known[3]
-        sha = file_sha256(path)
-        self._index[name] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
-        self._dirty = True
+        stamp, sha = self.remembered(path)
+        if sha is None:
+            sha = file_sha256(path)
+            self.remember(path, stamp, sha)
         return sha
 
     def key(self, path: Path, *parts: Any) -> str:

@@ -16,18 +16,19 @@ mtimes), so the folder is the same bytes on every machine; the memo of content
 hashes by size, mtime and inode stays in the local `FileCache` folder.
 """
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote
 
 import msgspec
 
 from schemas.reject import Reject
 from stages.common.atomic import write_bytes_atomic
-from stages.common.filecache import FileCache, file_sha256
+from stages.common.filecache import FileCache, Stamp, file_sha256
 from stages.common.hashing import content_hash
 from stages.common.jsonl import PART_SUFFIX
 from stages.common.parallel import ordered_map
@@ -122,6 +123,43 @@ def remove_stale(folder: Path, wanted: set[str]) -> int:
     return removed
 
 
+class _Job(NamedTuple):
+    """One input whose part may be stale: its worker hashes the input if need be, then decides."""
+
+    task: Any
+    part: Path
+    key_parts: tuple[Any, ...]
+    sha: str | None  # the content hash, when the stat memo still vouches for it
+    known: Part | None  # what the index says of the part now on disk
+
+    def key(self, sha: str) -> str:
+        return content_hash([sha, *self.key_parts])
+
+    def current(self, sha: str) -> bool:
+        return is_current(self.part.parent, self.part.name, self.key(sha), self.known)
+
+
+class _Updated(NamedTuple):
+    sha: str
+    part: Part | None  # None: the part on disk was current after all
+
+
+def _update(job: _Job, parse_part: ParsePart[Any]) -> _Updated:
+    """Hash (in a worker: on all cores) and parse the input if its part is stale."""
+    sha = job.sha or file_sha256(Path(job.task.path))
+    if job.current(sha):
+        return _Updated(sha, None)
+    parsed = parse_part((job.task, job.part))
+    part = Part(
+        key=job.key(sha),
+        count=parsed.count,
+        size=parsed.size,
+        rejects=parsed.rejects,
+        counts=parsed.counts,
+    )
+    return _Updated(sha, part)
+
+
 def ingest_parts(
     tasks: Sequence[T],
     parse_part: ParsePart[T],
@@ -136,40 +174,40 @@ def ingest_parts(
 ) -> None:
     """Bring the parts in `folder` up to date with `tasks`; write the rejects; merge the counts.
 
-    With a `cache_dir`, content hashes are remembered there and current parts
-    are kept; without, every file is hashed and every part parsed again.
+    With a `cache_dir`, content hashes are remembered there against each file's
+    stat and current parts are kept; without, every part is parsed again. A file
+    the memo cannot vouch for is hashed by the worker that would parse it, so a
+    cold run hashes on all cores, overlapped with parsing.
     """
     folder.mkdir(parents=True, exist_ok=True)
     memo = FileCache(cache_dir) if cache_dir is not None else None
-    digest = memo.digest if memo is not None else file_sha256
     known = read_index(folder) if memo is not None else {}
-    keys = [content_hash([digest(Path(t.path)), *key_parts(t)]) for t in tasks]
+    if len({t.part for t in tasks}) != len(tasks):
+        raise ValueError("two input files map to the same part name")
+    parts: dict[str, Part | None] = {}
+    stale: list[_Job] = []
+    stamps: list[Stamp | None] = []
+    for task in tasks:
+        stamp, sha = memo.remembered(Path(task.path)) if memo is not None else (None, None)
+        job = _Job(task, folder / task.part, key_parts(task), sha, known.get(task.part))
+        if sha is not None and job.current(sha):
+            parts[task.part] = job.known
+        else:
+            stale.append(job)
+            stamps.append(stamp)
+    update = functools.partial(_update, parse_part=parse_part)
+    updates = ordered_map(update, stale, jobs=min(jobs, len(stale)))
+    parsed = 0
+    for job, stamp, updated in zip(stale, stamps, updates, strict=True):
+        if memo is not None and stamp is not None:
+            memo.remember(Path(job.task.path), stamp, updated.sha)
+        parts[job.task.part] = updated.part or job.known
+        parsed += updated.part is not None
     if memo is not None:
         memo.save()
-    parts = {t.part: known.get(t.part) for t in tasks}
-    if len(parts) != len(tasks):
-        raise ValueError("two input files map to the same part name")
-    missing = [
-        (t, k)
-        for t, k in zip(tasks, keys, strict=True)
-        if not is_current(folder, t.part, k, parts[t.part])
-    ]
-    work = [(t, folder / t.part) for t, _ in missing]
-    for (task, key), parsed in zip(
-        missing, ordered_map(parse_part, work, jobs=min(jobs, len(work))), strict=True
-    ):
-        parts[task.part] = Part(
-            key=key,
-            count=parsed.count,
-            size=parsed.size,
-            rejects=parsed.rejects,
-            counts=parsed.counts,
-        )
     current = {name: part for name, part in sorted(parts.items()) if part is not None}
     removed = remove_stale(folder, set(current))
-    log.info(
-        "parsed %d files, kept %d parts, removed %d", len(work), len(tasks) - len(work), removed
-    )
+    log.info("parsed %d files, kept %d parts, removed %d", parsed, len(tasks) - parsed, removed)
     write_bytes_atomic(folder / INDEX, msgspec.json.encode(PartsIndex(current)))
     with RejectsWriter(rejects_path, stats, strict=strict) as rejects:
         for part in current.values():

@@ -1,9 +1,18 @@
-"""Measuring helpers for the benchmarks: wall time and peak memory of a process tree."""
+"""Measuring helpers for the benchmarks: wall time and peak memory of a process tree.
+
+A shared 2-core machine drifts: one pass of the same work can take 50% longer
+than the next. So a throughput ratio is measured in pairs, the baseline right
+before the stage, several times over, and reported as the median of the pairs.
+"""
 
 import os
+import select
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -51,20 +60,29 @@ def tree_memory(root: int) -> tuple[int, int]:
 
 
 def run_measured(args: list[str], cwd: Path = REPO) -> Measured:
-    """Run a command; return its wall time and the peak memory of its process tree."""
+    """Run a command; return its wall time and the peak memory of its process tree.
+
+    The wait between memory samples ends the moment the process exits (a pidfd
+    becomes readable), so a short run is not rounded up to the sampling period.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    peak_rss = peak_pss = 0
-    while process.poll() is None:
-        rss, pss = tree_memory(process.pid)
-        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
-        time.sleep(SAMPLE_SECONDS)
-    elapsed = time.perf_counter() - start
-    if process.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{process.stderr.read().decode()}")
+    with tempfile.TemporaryFile() as stderr:  # a file: a chatty stage cannot fill a pipe and stall
+        start = time.perf_counter()
+        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        exited = os.pidfd_open(process.pid)
+        peak_rss = peak_pss = 0
+        try:
+            while True:
+                rss, pss = tree_memory(process.pid)
+                peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+                if select.select([exited], [], [], SAMPLE_SECONDS)[0]:
+                    break
+            elapsed = time.perf_counter() - start
+        finally:
+            os.close(exited)
+        if process.wait():
+            stderr.seek(0)
+            sys.exit(f"{' '.join(args)} failed:\n{stderr.read().decode()}")
     return Measured(elapsed, peak_rss, peak_pss)
 
 
@@ -77,3 +95,37 @@ def decode_only_seconds(paths: list[Path]) -> float:
             for line in handle:
                 decode(line)
     return time.perf_counter() - start
+
+
+class Paired(NamedTuple):
+    ratios: list[float]  # baseline seconds / stage seconds, one per pair, in run order
+    runs: list[Measured]  # the stage's runs
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def peak_pss(self) -> int:
+        return max(run.peak_pss for run in self.runs)
+
+    def describe(self) -> str:
+        return f"median {self.median:.2f} of {', '.join(f'{r:.2f}' for r in self.ratios)}"
+
+
+def paired_ratios(
+    baseline: Callable[[], float], stage: Callable[[], Measured], repeats: int
+) -> Paired:
+    """`repeats` pairs of (baseline, stage) run back to back; the ratio of each pair.
+
+    Dirty pages of freshly generated inputs are flushed first, so no run pays
+    for the generator's writeback.
+    """
+    os.sync()
+    ratios, runs = [], []
+    for _ in range(repeats):
+        seconds = baseline()
+        run = stage()
+        ratios.append(seconds / run.seconds)
+        runs.append(run)
+    return Paired(ratios, runs)

@@ -1,7 +1,8 @@
 """Benchmark ingest_sessions on ≥ 1 GB of generated Claude Code transcripts.
 
 Prints: throughput relative to msgspec decode-only over the same lines (untyped,
-and typed with the transcript Structs), peak memory of the stage's process tree,
+and typed with the transcript Structs; the median of `--repeats` pairs of a
+decode pass and a cold run), peak memory of the stage's process tree,
 and the time of an incremental run after adding one transcript, as a ratio to
 the cold run (the median of `--repeats` runs, each adding the transcript back to
 the cold run's folder of parts); checks that the folder, rejects and stats then
@@ -14,6 +15,7 @@ import argparse
 import contextlib
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -27,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from schemas.claude_code import TranscriptRecord  # noqa: E402
 from stages.common.jsonl import part_files  # noqa: E402
-from tests.bench.common import Measured, run_measured  # noqa: E402
+from tests.bench.common import Measured, paired_ratios, run_measured  # noqa: E402
 
 WORDS = (
     "def",
@@ -335,12 +337,23 @@ def main() -> None:
     files = sorted(inputs.rglob("*.jsonl"))
     print(f"generated {size / 1e9:.2f} GB in {len(files) + 1} files")
 
-    decode_untyped = decode_only(files, typed=False)
-    decode_typed = decode_only(files, typed=True)
     common = ["--input", str(inputs), "--cache-dir", str(cache), "--jobs", str(options.jobs)]
     # the incremental runs write into the cold run's folder: its parts are what they keep
     stage = [*common, "--out-dir", str(out / "stage")]
-    cold_run = run_stage(stage)
+
+    def cold_run() -> Measured:
+        shutil.rmtree(out / "stage", ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        return run_stage(stage)
+
+    untyped_seconds: list[float] = []
+
+    def decode_both() -> float:
+        untyped_seconds.append(decode_only(files, typed=False))
+        return decode_only(files, typed=True)
+
+    paired = paired_ratios(decode_both, cold_run, options.repeats)
+    untyped = [u / r.seconds for u, r in zip(untyped_seconds, paired.runs, strict=True)]
     incremental_runs: list[Measured] = []
     for repeat in range(options.repeats):
         if repeat:  # take the transcript out again (a run that removes its part), then re-add it
@@ -356,24 +369,26 @@ def main() -> None:
         for name in ("rejects.jsonl", "stats.json")
     )
     output_bytes = len(joined_parts(parts))
-    cold = cold_run.seconds
+    cold = statistics.median(r.seconds for r in paired.runs)
     incremental = sorted(r.seconds for r in incremental_runs)
-    median = incremental[len(incremental) // 2]
-    peak = cold_run.peak_pss
+    median = statistics.median(incremental)
     peak_inc = max(r.peak_pss for r in incremental_runs)
-    print(f"decode-only untyped {decode_untyped:.2f}s, typed {decode_typed:.2f}s (1 core)")
-    print(f"stage cold {cold:.2f}s with --jobs {options.jobs} ({size / 1e6 / cold:.0f} MB/s)")
-    print(f"output: {len(part_files(parts))} parts, {output_bytes / 1e6:.0f} MB")
-    print(f"throughput vs untyped decode-only: {decode_untyped / cold:.2f}")
-    print(f"throughput vs typed decode-only: {decode_typed / cold:.2f}")
     print(
-        f"peak memory (PSS of the process tree): cold {peak / 2**20:.0f} MB, "
-        f"incremental {peak_inc / 2**20:.0f} MB; summed RSS cold {cold_run.peak_rss / 2**20:.0f} MB"
+        f"stage cold {', '.join(f'{r.seconds:.2f}' for r in paired.runs)} s with "
+        f"--jobs {options.jobs} ({size / 1e6 / cold:.0f} MB/s at the median)"
+    )
+    print(f"output: {len(part_files(parts))} parts, {output_bytes / 1e6:.0f} MB")
+    print(f"throughput vs untyped decode-only: median {statistics.median(untyped):.2f}")
+    print(f"throughput vs typed decode-only: {paired.describe()}")
+    print(
+        f"peak memory (PSS of the process tree): cold {paired.peak_pss / 2**20:.0f} MB, "
+        f"incremental {peak_inc / 2**20:.0f} MB; summed RSS cold "
+        f"{max(r.peak_rss for r in paired.runs) / 2**20:.0f} MB"
     )
     print(
         "incremental runs (one transcript added) "
         + ", ".join(f"{t:.2f}s" for t in incremental)
-        + f"; ratios {', '.join(f'{t / cold:.3f}' for t in incremental)}"
+        + f"; ratios to the median cold run {', '.join(f'{t / cold:.3f}' for t in incremental)}"
     )
     print(
         f"no-cache rerun {reference:.2f}s; "
@@ -382,8 +397,9 @@ def main() -> None:
     if not options.dir:
         shutil.rmtree(work)
     print(
-        f"ratio_vs_decode={decode_typed / cold:.2f} "
-        f"ratio_vs_untyped_decode={decode_untyped / cold:.2f} peak_pss_mb={peak / 2**20:.0f} "
+        f"ratio_vs_decode={paired.median:.2f} "
+        f"ratio_vs_untyped_decode={statistics.median(untyped):.2f} "
+        f"peak_pss_mb={paired.peak_pss / 2**20:.0f} "
         f"incremental_ratio={median / cold:.3f} identical={same}"
     )
 

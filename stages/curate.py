@@ -1,6 +1,6 @@
 """curate: filter, de-duplicate, cap and split the conversations of every source.
 
-Reads:  conversation JSONL files (arguments), in the order given.
+Reads:  conversation JSONL files or folders of parts (arguments), in the order given.
 Writes: train.jsonl, validation.jsonl, dropped.jsonl (id, reason, provenance), stats.json.
 Params: curate.min_rating, curate.drop_unrated, curate.validation_fraction,
         curate.scrub_secrets, curate.scrub_pii, curate.secret_env, max_samples, seed.
@@ -66,7 +66,7 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
 
 @click.command()
 @stage_params("curate", top_level=("max_samples", "seed"))
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
     "--min-rating",
     type=click.IntRange(1, 5),
@@ -133,7 +133,7 @@ def main(
 ) -> None:
     """Filter by rating, drop exact duplicates, cap, scrub secrets, split train/validation.
 
-    Example: python -m stages.curate data/ingested/toollog/conversations.jsonl --max-samples 25
+    Example: python -m stages.curate data/ingested/toollog/conversations --max-samples 25
     """
     setup_logging("curate")
     out = Path(out_dir)

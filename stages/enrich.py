@@ -181,7 +181,7 @@ def main(
 ) -> None:
     """Label conversations (type, quality, tags, reasoning) and derive examples from failures.
 
-    Example: python -m stages.enrich data/ingested/toollog/conversations.jsonl --llm provider=openai
+    Example: python -m stages.enrich data/ingested/toollog/conversations --llm provider=openai
     """
     setup_logging("enrich")
     out = Path(out_dir)

@@ -1,20 +1,20 @@
 """ingest_toollog: tool-call logs → conversations, one per executed call.
 
 Reads:  every *.jsonl under `ingest_toollog.input` (one JSON object a line, see README).
-Writes: conversations JSONL, a rejects JSONL (file, line, reason), stats (DVC metrics).
+Writes: a folder `conversations/` of JSONL parts, a rejects JSONL (file, line,
+        reason), stats (DVC metrics).
 Params: ingest_toollog.input, ingest_toollog.catalog, ingest_toollog.max_line_bytes.
 
-Files are cut into spans of whole lines and parsed on all cores. Each worker
-reads its own span and writes its conversations to a part file; the main
-process only finds the spans and appends the parts in input order (a copy in
-the kernel), so the output is the same for any number of workers and no data
-crosses a pipe.
+Files are cut into spans of whole lines (SPAN_BYTES each) and parsed on all
+cores. Each worker reads its own span and writes its conversations as one part,
+numbered in input order, into a folder that appears whole when the run ends:
+the main process only finds the spans, so the output is the same for any number
+of workers, and no conversation crosses a pipe or is copied twice.
 """
 
 import functools
 import json
-import os
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +22,7 @@ import click
 
 from schemas.reject import Reject
 from schemas.toollog import ToolLogLine
+from stages.common.atomic import atomic_folder
 from stages.common.catalog import load_catalog
 from stages.common.cli import (
     input_files,
@@ -33,7 +34,7 @@ from stages.common.cli import (
 )
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import (
-    JsonlWriter,
+    PART_SUFFIX,
     Oversize,
     Span,
     iter_spans,
@@ -47,23 +48,25 @@ from stages.common.stats import Stats
 from stages.toollog import ToolsResolver, to_conversation
 
 REJECT_REASONS = (*DECODE_REASONS, "invalid_arguments", "invalid_model_response")
+SPAN_BYTES = 8 << 20  # a worker's unit of work: big enough that handing it out costs nothing
 
 
 class Task(NamedTuple):
     path: str
+    file: str  # the path as written into records
     item: Span | Oversize
-    part: str  # where the worker writes the span's conversations
+    part: Path  # where the worker writes the span's conversations, if it has any
 
 
 class SpanResult(NamedTuple):
-    part: str
     count: int
     rejects: list[Reject]
     counts: dict[str, int]
 
 
-def parse_span(task: Task, *, file: str, tools: ToolsResolver, max_line_bytes: int) -> SpanResult:
+def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> SpanResult:
     """Parse a span's lines into its part file of conversations; bad lines become rejects."""
+    file = task.file
     decode = LineDecoder(ToolLogLine, max_line_bytes).decode
     out: list[bytes] = []
     rejects: list[Reject] = []
@@ -82,15 +85,26 @@ def parse_span(task: Task, *, file: str, tools: ToolsResolver, max_line_bytes: i
             dropped += converted.unexecuted_calls
             reconstructed += converted.reconstructed
             out.append(converted.line)
-    with open(task.part, "wb") as part:
-        part.writelines(out)
+    if out:
+        with open(task.part, "wb") as part:
+            part.writelines(out)
     counts = {
         "read": read,
         "blank_lines": blank,
         "unexecuted_calls_dropped": dropped,
         "reconstructed": reconstructed,
     }
-    return SpanResult(task.part, read - blank - len(rejects), rejects, counts)
+    return SpanResult(len(out), rejects, counts)
+
+
+def file_spans(
+    files: list[Path], input: str, max_line_bytes: int
+) -> Iterator[tuple[Path, str, Span | Oversize]]:
+    """Every span of every file in input order, with the file's path as records give it."""
+    for path in files:
+        file = provenance_path(path, input)
+        for item in iter_spans(path, max_line_bytes=max_line_bytes, span_bytes=SPAN_BYTES):
+            yield path, file, item
 
 
 @click.command()
@@ -112,7 +126,7 @@ def parse_span(task: Task, *, file: str, tools: ToolsResolver, max_line_bytes: i
     "--out-dir",
     default="data/ingested/toollog",
     show_default=True,
-    help="Where conversations.jsonl, rejects.jsonl and stats.json go.",
+    help="Where the conversations/ parts, rejects.jsonl and stats.json go.",
 )
 @strict_option
 @jobs_option
@@ -140,30 +154,21 @@ def main(
     )
     files = input_files(input)
     stats.add("files", len(files))
-    out.mkdir(parents=True, exist_ok=True)
+    spans = file_spans(files, input, max_line_bytes)
+    parse = functools.partial(parse_span, tools=tools, max_line_bytes=max_line_bytes)
     with (
-        JsonlWriter(out / "conversations.jsonl") as writer,
+        atomic_folder(out / "conversations") as parts,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
-        tempfile.TemporaryDirectory(dir=out, prefix=".parts-") as parts,
     ):
-        for path in files:
-            parse = functools.partial(
-                parse_span,
-                file=provenance_path(path, input),
-                tools=tools,
-                max_line_bytes=max_line_bytes,
-            )
-            spans = iter_spans(path, max_line_bytes=max_line_bytes)
-            tasks = (
-                Task(str(path), item, os.path.join(parts, str(n))) for n, item in enumerate(spans)
-            )
-            for result in ordered_map(parse, tasks, jobs=jobs):
-                writer.append_file(result.part, result.count)
-                os.unlink(result.part)
-                stats.merge(result.counts)
-                for reject in result.rejects:
-                    rejects.add(reject)
-        stats.add("conversations", writer.count)
+        tasks = (
+            Task(str(path), file, item, parts / f"{n:06d}{PART_SUFFIX}")
+            for n, (path, file, item) in enumerate(spans)
+        )
+        for result in ordered_map(parse, tasks, jobs=jobs):
+            stats.add("conversations", result.count)
+            stats.merge(result.counts)
+            for reject in result.rejects:
+                rejects.add(reject)
     stats.write(out / "stats.json")
     click.echo(json.dumps(stats.to_dict()), err=True)
 

@@ -1,6 +1,6 @@
 """moderate: drop the conversations the moderation endpoint flags, and say why.
 
-Reads:  conversation JSONL files (arguments, in order).
+Reads:  conversation JSONL files or folders of parts (arguments, in order).
 Writes: conversations.jsonl (the ones that pass), flagged.jsonl (each dropped conversation whole,
         with its flagged categories and scores, or the error that left it unjudged),
         stats.json (`flagged.<category>` counts), and the LLM response cache (`--cache-dir`).
@@ -53,7 +53,7 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
 @click.command()
 @stage_params("moderate")
 @llm_option
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
     "--max-chars",
     type=click.IntRange(min=100),

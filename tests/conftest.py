@@ -9,6 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from stages.common.jsonl import part_files
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -32,7 +34,9 @@ def run() -> Callable[..., Result]:
 
 
 def read_jsonl(path: Path) -> list[Any]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The records of a JSONL file, or of a folder of parts in order."""
+    files = part_files(path) if path.is_dir() else [path]
+    return [json.loads(line) for file in files for line in file.read_text().splitlines()]
 
 
 def write_lines(path: Path, lines: list[str | bytes], final_newline: bool = True) -> Path:

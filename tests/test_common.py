@@ -20,7 +20,7 @@ from schemas.conversation import (
     Tool,
     ToolCall,
 )
-from stages.common.atomic import atomic_write
+from stages.common.atomic import atomic_folder, atomic_write
 from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.hashing import content_id, messages_id
 from stages.common.jsonl import (
@@ -133,6 +133,23 @@ def test_atomic_write_replaces_on_success(tmp_path: Path) -> None:
         handle.write(b"new\n")
     assert target.read_bytes() == b"new\n"
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_atomic_folder_swaps_the_whole_folder_or_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "parts"
+    target.mkdir()
+    (target / "000000.jsonl").write_bytes(b"old\n")
+    (target / "000001.jsonl").write_bytes(b"stale\n")
+    with pytest.raises(RuntimeError), atomic_folder(target) as folder:
+        (folder / "000000.jsonl").write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in target.iterdir()) == ["000000.jsonl", "000001.jsonl"]
+    assert os.listdir(tmp_path) == ["parts"]
+    with atomic_folder(target) as folder:
+        (folder / "000000.jsonl").write_bytes(b"new\n")
+    assert [(p.name, p.read_bytes()) for p in target.iterdir()] == [("000000.jsonl", b"new\n")]
+    assert os.listdir(tmp_path) == ["parts"]
+    assert oct(target.stat().st_mode & 0o777) != oct(0o700)
 
 
 def test_content_id_ignores_key_order_but_not_values() -> None:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from stages import ingest_toollog
+from stages.common.jsonl import part_files
 from stages.ingest_toollog import main
 from tests.conftest import read_jsonl, write_lines
 
@@ -54,7 +56,7 @@ def ingest(run, workdir: Path, *args: str, exit_code: int = 0):
 def test_a_full_line_becomes_the_whole_exchange(run, workdir: Path) -> None:
     write_lines(workdir / "logs" / "day.jsonl", [log_line()])
     _, out = ingest(run, workdir)
-    [conversation] = read_jsonl(out / "conversations.jsonl")
+    [conversation] = read_jsonl(out / "conversations")
     assert conversation["messages"] == [
         {"role": "user", "content": "bank all the shrimp"},
         {
@@ -119,7 +121,7 @@ def test_old_format_lines_are_rebuilt_from_the_call(run, workdir: Path) -> None:
         ],
     )
     _, out = ingest(run, workdir)
-    [conversation] = read_jsonl(out / "conversations.jsonl")
+    [conversation] = read_jsonl(out / "conversations")
     messages = conversation["messages"]
     assert messages[0] == {"role": "user", "content": 'Use fish with method="harpoon".'}
     assert "content" not in messages[1]
@@ -163,7 +165,7 @@ def test_a_chat_completion_response_and_content_parts(run, workdir: Path) -> Non
         ],
     )
     _, out = ingest(run, workdir)
-    [conversation] = read_jsonl(out / "conversations.jsonl")
+    [conversation] = read_jsonl(out / "conversations")
     assert conversation["messages"][1]["content"] == "Walking now."
     assert conversation["messages"][1]["tool_calls"][0]["function"]["arguments"] == (
         '{"location":"bank"}'
@@ -183,7 +185,7 @@ def test_catalog_definitions_win_over_inference(run, workdir: Path) -> None:
     (workdir / "catalog.json").write_text(json.dumps([definition]))
     write_lines(workdir / "logs" / "a.jsonl", [log_line(tools_enabled=["bank_deposit", "fish"])])
     _, out = ingest(run, workdir, "--catalog", "catalog.json")
-    [conversation] = read_jsonl(out / "conversations.jsonl")
+    [conversation] = read_jsonl(out / "conversations")
     assert conversation["tools"] == [definition]
 
 
@@ -217,7 +219,7 @@ def test_each_bad_line_is_rejected_and_its_neighbours_kept(
         [log_line(user_query="first"), bad, log_line(user_query="third")],
     )
     result, out = ingest(run, workdir)
-    kept = read_jsonl(out / "conversations.jsonl")
+    kept = read_jsonl(out / "conversations")
     assert [c["messages"][0]["content"] for c in kept] == ["first", "third"]
     assert [c["meta"]["line"] for c in kept] == [1, 3]
     [reject] = read_jsonl(out / "rejects.jsonl")
@@ -237,7 +239,7 @@ def test_a_cut_off_last_line_is_truncated_but_a_whole_one_is_kept(run, workdir: 
         final_newline=False,
     )
     _, out = ingest(run, workdir)
-    kept = read_jsonl(out / "conversations.jsonl")
+    kept = read_jsonl(out / "conversations")
     assert [c["messages"][0]["content"] for c in kept] == ["whole", "x"]
     [reject] = read_jsonl(out / "rejects.jsonl")
     assert (reject["file"], reject["line"], reject["reason"]) == (
@@ -253,7 +255,7 @@ def test_huge_lines_are_rejected_by_size(run, workdir: Path) -> None:
         workdir / "logs" / "a.jsonl", [log_line(user_query="a"), huge, log_line(user_query="b")]
     )
     _, out = ingest(run, workdir, "--max-line-bytes", "2000")
-    assert [c["messages"][0]["content"] for c in read_jsonl(out / "conversations.jsonl")] == [
+    assert [c["messages"][0]["content"] for c in read_jsonl(out / "conversations")] == [
         "a",
         "b",
     ]
@@ -267,7 +269,6 @@ def test_strict_stops_at_the_first_bad_line(run, workdir: Path) -> None:
     write_lines(workdir / "logs" / "a.jsonl", [log_line(), "{oops"])
     result, out = ingest(run, workdir, "--strict", exit_code=1)
     assert "Error: logs/a.jsonl:2: invalid_json:" in result.output
-    assert not (out / "conversations.jsonl").exists()
     assert list(out.iterdir()) == []
 
 
@@ -279,16 +280,44 @@ def test_blank_lines_are_counted_not_rejected(run, workdir: Path) -> None:
     assert (out / "rejects.jsonl").read_bytes() == b""
 
 
-def test_output_is_the_same_for_any_number_of_workers(run, workdir: Path) -> None:
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_output_is_the_same_for_any_number_of_workers(
+    run, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_toollog, "SPAN_BYTES", 64 << 10)  # several parts per file
     lines = [log_line(user_query=f"query {i}", rating=1 + i % 5) for i in range(3000)]
     lines[1234] = "{bad"
     write_lines(workdir / "logs" / "a.jsonl", lines)
     write_lines(workdir / "logs" / "b.jsonl", lines[:10])
     run(main, "--input", "logs", "--out-dir", "one", "--jobs", "1")
     run(main, "--input", "logs", "--out-dir", "two", "--jobs", "2")
-    for name in ("conversations.jsonl", "rejects.jsonl", "stats.json"):
+    parts = folder_bytes(workdir / "two" / "conversations")
+    assert len(parts) > 10
+    assert folder_bytes(workdir / "one" / "conversations") == parts
+    for name in ("rejects.jsonl", "stats.json"):
         assert (workdir / "one" / name).read_bytes() == (workdir / "two" / name).read_bytes()
+    conversations = read_jsonl(workdir / "two" / "conversations")
+    assert [(c["meta"]["file"], c["meta"]["line"]) for c in conversations] == [
+        *(("logs/a.jsonl", n) for n in range(1, 3001) if n != 1235),
+        *(("logs/b.jsonl", n) for n in range(1, 11)),
+    ]
     assert read_jsonl(workdir / "two" / "rejects.jsonl")[0]["line"] == 1235
+
+
+def test_a_rerun_replaces_the_whole_folder(
+    run, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_toollog, "SPAN_BYTES", 64 << 10)
+    write_lines(workdir / "logs" / "a.jsonl", [log_line(user_query=f"q {i}") for i in range(500)])
+    ingest(run, workdir)
+    assert len(part_files(workdir / "out" / "conversations")) > 1
+    write_lines(workdir / "logs" / "a.jsonl", [log_line(user_query="only")])
+    _, out = ingest(run, workdir)
+    assert [c["messages"][0]["content"] for c in read_jsonl(out / "conversations")] == ["only"]
+    assert sorted(p.name for p in out.iterdir()) == ["conversations", "rejects.jsonl", "stats.json"]
 
 
 def test_missing_input_is_a_clear_error(run, workdir: Path) -> None:
@@ -302,12 +331,11 @@ def test_an_input_outside_the_repository_leaves_no_machine_path(
     logs = tmp_path_factory.mktemp("elsewhere") / "tools"
     write_lines(logs / "day.jsonl", [log_line(), "{bad"])
     run(main, "--input", str(logs), "--out-dir", "out", "--jobs", "1")
-    written = (workdir / "out" / "conversations.jsonl").read_text()
+    parts = part_files(workdir / "out" / "conversations")
+    written = b"".join(p.read_bytes() for p in parts).decode()
     written += (workdir / "out" / "rejects.jsonl").read_text()
     assert str(logs.parent) not in written
-    assert (
-        read_jsonl(workdir / "out" / "conversations.jsonl")[0]["meta"]["file"] == "tools/day.jsonl"
-    )
+    assert read_jsonl(workdir / "out" / "conversations")[0]["meta"]["file"] == "tools/day.jsonl"
     assert read_jsonl(workdir / "out" / "rejects.jsonl")[0]["file"] == "tools/day.jsonl"
 
 

@@ -1,7 +1,8 @@
-"""Atomic file writes: a killed stage leaves the previous output or none, never half a file."""
+"""Atomic writes: a killed stage leaves the previous output or none, never half of one."""
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,3 +43,31 @@ def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     with atomic_write(path) as handle:
         handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Fill a temp folder beside `path`, then swap it into place on success.
+
+    For outputs written as a folder of parts by several workers at once: each
+    writes its parts into the temp folder, and the folder appears whole. The old
+    folder (or file) is renamed aside before the swap and removed after it, so a
+    kill at any point leaves the old output or the new, plus at most a hidden
+    leftover; on an exception the temp folder is removed and `path` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    aside = None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.exists():
+            aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, aside / path.name)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside)

@@ -183,7 +183,7 @@ TOOLLOG_LINE = {
 def test_annotations_override_every_label_and_survive_a_reparse(run, workdir):
     log = write_lines(workdir / "logs/tools.jsonl", [json.dumps(TOOLLOG_LINE)])
     run(ingest_toollog.main, "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
-    [parsed] = read_jsonl(workdir / "ingested/conversations.jsonl")
+    [parsed] = read_jsonl(workdir / "ingested/conversations")
     (workdir / "annotations.yaml").write_text(
         f'"{parsed["id"]}":\n  example_type: reasoning_chain\n  quality_score: null\n'
         "  tags: [checked]\n  note: by hand\n"
@@ -193,7 +193,7 @@ def test_annotations_override_every_label_and_survive_a_reparse(run, workdir):
     other = {**TOOLLOG_LINE, "user_query": "fish", "tool_name": "fish", "status": "success"}
     write_lines(log, [json.dumps(other), json.dumps(TOOLLOG_LINE)])
     run(ingest_toollog.main, "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
-    inputs = [workdir / "ingested/conversations.jsonl"]
+    inputs = [workdir / "ingested/conversations"]
     records, stats = run_enrich(run, workdir, inputs)
     annotated = next(r for r in records if r["id"] == parsed["id"])
     assert annotated["labels"]["example_type"] == "reasoning_chain"  # offline said negative
@@ -222,7 +222,7 @@ def test_bad_annotations_are_errors_naming_the_id(run, workdir, text, message):
 def test_offline_enrich_derives_examples_from_failures(run, workdir):
     log = write_lines(workdir / "logs/tools.jsonl", [json.dumps(TOOLLOG_LINE)])
     run(ingest_toollog.main, "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
-    records, stats = run_enrich(run, workdir, [workdir / "ingested/conversations.jsonl"])
+    records, stats = run_enrich(run, workdir, [workdir / "ingested/conversations"])
     parent, derived = records
     assert parent["labels"]["example_type"] == "negative"
     assert "unsupported_claim" in parent["labels"]["tags"]

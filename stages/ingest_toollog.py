@@ -14,6 +14,7 @@ of workers, and no conversation crosses a pipe or is copied twice.
 
 import functools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -68,10 +69,9 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
     """Parse a span's lines into its part file of conversations; bad lines become rejects."""
     file = task.file
     decode = LineDecoder(ToolLogLine, max_line_bytes).decode
-    out: list[bytes] = []
     rejects: list[Reject] = []
-    read = blank = dropped = reconstructed = 0
-    with open_lines(task.path) as handle:
+    read = blank = dropped = reconstructed = written = 0
+    with open_lines(task.path) as handle, open(task.part, "wb", buffering=1 << 20) as part:
         for line in read_span_lines(handle, task.item, max_line_bytes):
             read += 1
             if line.blank:
@@ -84,17 +84,17 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
                 continue
             dropped += converted.unexecuted_calls
             reconstructed += converted.reconstructed
-            out.append(converted.line)
-    if out:
-        with open(task.part, "wb") as part:
-            part.writelines(out)
+            part.write(converted.line)
+            written += 1
+    if not written:
+        os.unlink(task.part)  # a span of nothing but bad or blank lines leaves no part
     counts = {
         "read": read,
         "blank_lines": blank,
         "unexecuted_calls_dropped": dropped,
         "reconstructed": reconstructed,
     }
-    return SpanResult(len(out), rejects, counts)
+    return SpanResult(written, rejects, counts)
 
 
 def file_spans(

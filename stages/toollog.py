@@ -58,6 +58,7 @@ class ToolResult(Record):
 
 
 _response_decoder = msgspec.json.Decoder(ModelResponse)
+_arguments_decoder = msgspec.json.Decoder(dict[str, Any])
 _encoder = msgspec.json.Encoder()
 
 
@@ -65,12 +66,11 @@ def parse_arguments(raw: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
     try:
-        value = msgspec.json.decode(raw) if raw.strip() else {}
+        return _arguments_decoder.decode(raw) if raw.strip() else {}
+    except msgspec.ValidationError:
+        raise LineError("invalid_arguments", "`arguments` must hold a JSON object") from None
     except msgspec.DecodeError as error:
         raise LineError("invalid_arguments", f"`arguments` is not JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise LineError("invalid_arguments", "`arguments` must hold a JSON object")
-    return value
 
 
 def parse_model_response(raw: str) -> ResponseMessage:
@@ -197,7 +197,10 @@ def to_conversation(entry: ToolLogLine, file: str, line: int, tools: ToolsResolv
 
 
 def unexecuted_calls(response: ResponseMessage | None, executed: str) -> int:
-    if response is None or not response.tool_calls:
+    calls = response.tool_calls if response is not None else None
+    if not calls:
         return 0
-    names = [call.function.name for call in response.tool_calls]
-    return len(names) - (executed in names)
+    for call in calls:
+        if call.function.name == executed:
+            return len(calls) - 1
+    return len(calls)

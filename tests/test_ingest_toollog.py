@@ -320,6 +320,14 @@ def test_a_rerun_replaces_the_whole_folder(
     assert sorted(p.name for p in out.iterdir()) == ["conversations", "rejects.jsonl", "stats.json"]
 
 
+def test_a_file_of_only_bad_lines_leaves_no_part(run, workdir: Path) -> None:
+    write_lines(workdir / "logs" / "a.jsonl", ["{bad", ""])
+    write_lines(workdir / "logs" / "b.jsonl", [log_line()])
+    _, out = ingest(run, workdir)
+    assert [p.name for p in part_files(out / "conversations")] == ["000001.jsonl"]
+    assert len(read_jsonl(out / "rejects.jsonl")) == 1
+
+
 def test_missing_input_is_a_clear_error(run, workdir: Path) -> None:
     result, _ = ingest(run, workdir, exit_code=1)
     assert "logs: no such file or folder" in result.output

@@ -1,8 +1,8 @@
 """Measuring helpers for the benchmarks: wall time and peak memory of a process tree.
 
 A shared 2-core machine drifts: one pass of the same work can take 50% longer
-than the next. So a throughput ratio is measured in pairs, the baseline right
-before the stage, several times over, and reported as the median of the pairs.
+than the next. So a throughput ratio is measured run by run, each stage run
+between two baseline passes, several times over, and reported as the median.
 """
 
 import os
@@ -116,16 +116,20 @@ class Paired(NamedTuple):
 def paired_ratios(
     baseline: Callable[[], float], stage: Callable[[], Measured], repeats: int
 ) -> Paired:
-    """`repeats` pairs of (baseline, stage) run back to back; the ratio of each pair.
+    """The stage run `repeats` times, each between two baseline passes; the ratio of each.
 
-    Dirty pages of freshly generated inputs are flushed first, so no run pays
-    for the generator's writeback.
+    A run's ratio divides the mean of the baseline passes just before and just
+    after it by the run's time, so a drift of the machine's speed during the
+    pair cancels out. Dirty pages of freshly generated inputs are flushed first,
+    so no run pays for the generator's writeback.
     """
     os.sync()
     ratios, runs = [], []
+    before = baseline()
     for _ in range(repeats):
-        seconds = baseline()
         run = stage()
-        ratios.append(seconds / run.seconds)
+        after = baseline()
+        ratios.append((before + after) / 2 / run.seconds)
         runs.append(run)
+        before = after
     return Paired(ratios, runs)

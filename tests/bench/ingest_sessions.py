@@ -1,8 +1,8 @@
 """Benchmark ingest_sessions on ≥ 1 GB of generated Claude Code transcripts.
 
 Prints: throughput relative to msgspec decode-only over the same lines (untyped,
-and typed with the transcript Structs; the median of `--repeats` pairs of a
-decode pass and a cold run), peak memory of the stage's process tree,
+and typed with the transcript Structs; the median over `--repeats` cold runs,
+each between two decode passes), peak memory of the stage's process tree,
 and the time of an incremental run after adding one transcript, as a ratio to
 the cold run (the median of `--repeats` runs, each adding the transcript back to
 the cold run's folder of parts); checks that the folder, rejects and stats then
@@ -353,7 +353,10 @@ def main() -> None:
         return decode_only(files, typed=True)
 
     paired = paired_ratios(decode_both, cold_run, options.repeats)
-    untyped = [u / r.seconds for u, r in zip(untyped_seconds, paired.runs, strict=True)]
+    untyped = [  # as paired_ratios: each run between the untyped passes before and after it
+        (untyped_seconds[i] + untyped_seconds[i + 1]) / 2 / run.seconds
+        for i, run in enumerate(paired.runs)
+    ]
     incremental_runs: list[Measured] = []
     for repeat in range(options.repeats):
         if repeat:  # take the transcript out again (a run that removes its part), then re-add it

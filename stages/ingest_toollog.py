@@ -70,22 +70,23 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
     file = task.file
     decode = LineDecoder(ToolLogLine, max_line_bytes).decode
     rejects: list[Reject] = []
-    read = blank = dropped = reconstructed = written = 0
+    read = blank = dropped = reconstructed = 0
     with open_lines(task.path) as handle, open(task.part, "wb", buffering=1 << 20) as part:
+        write = part.write
         for line in read_span_lines(handle, task.item, max_line_bytes):
             read += 1
-            if line.blank:
-                blank += 1
-                continue
             try:
                 converted = to_conversation(decode(line), file, line.number, tools)
-            except LineError as error:
-                rejects.append(error.reject(file, line))
+            except LineError as error:  # a blank line fails to decode too: the rare path tells
+                if line.blank:
+                    blank += 1
+                else:
+                    rejects.append(error.reject(file, line))
                 continue
             dropped += converted.unexecuted_calls
             reconstructed += converted.reconstructed
-            part.write(converted.line)
-            written += 1
+            write(converted.line)
+    written = read - blank - len(rejects)
     if not written:
         os.unlink(task.part)  # a span of nothing but bad or blank lines leaves no part
     counts = {

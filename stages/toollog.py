@@ -23,8 +23,10 @@ SUCCESS_STATUSES = frozenset({"success", "succeeded", "ok", "completed", "done"}
 
 
 class ResponseFunction(RawRecord):
+    """Only the name: the executed call's arguments come from the log line itself, and an
+    undeclared field is skipped by msgspec without building a Python object."""
+
     name: str
-    arguments: Any = None
 
 
 class ResponseToolCall(RawRecord):

@@ -14,6 +14,9 @@ from schemas.conversation import Labels, Message, Meta, Source
 from stages.common.hashing import encoded_messages_id
 
 _encoder = msgspec.json.Encoder()
+# Reused output buffers: encoding into them skips growing a fresh buffer for every record.
+_messages = bytearray(1 << 12)
+_line = bytearray(1 << 12)
 
 
 class _SplicedConversation(Record):
@@ -40,13 +43,15 @@ def conversation_line(
     meta: Meta,
 ) -> bytes:
     """The encoded `Conversation` with its content-hash id, ending in a newline."""
-    encoded = _encoder.encode(messages)
+    _encoder.encode_into(messages, _messages)
     record = _SplicedConversation(
-        id=encoded_messages_id(encoded),
+        id=encoded_messages_id(_messages),
         source=source,
-        messages=msgspec.Raw(encoded),
+        messages=msgspec.Raw(_messages),
         tools=tools,
         labels=labels,
         meta=meta,
     )
-    return _encoder.encode(record) + b"\n"
+    _encoder.encode_into(record, _line)
+    _line.append(10)
+    return bytes(_line)

@@ -144,13 +144,14 @@ def iter_spans(
         yield Span(start, offset, line)
 
 
-def read_span_lines(handle: BinaryIO, item: Span | Oversize, max_line_bytes: int) -> Iterator[Line]:
+def read_span_lines(
+    handle: BinaryIO, item: Span | Oversize, max_line_bytes: int
+) -> Iterator[Line]:
     """The lines of one item of `iter_spans`, from a file opened with `open_lines`."""
     if isinstance(item, Oversize):
-        yield Line(item.line, b"", False, item.size)
-        return
+        return iter([Line(item.line, b"", False, item.size)])
     handle.seek(item.start)
-    yield from read_lines(handle, max_line_bytes, item.first_line, item.end - item.start)
+    return read_lines(handle, max_line_bytes, item.first_line, item.end - item.start)
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -255,6 +255,7 @@ def test_provenance_paths_name_no_machine(workdir: Path, tmp_path_factory) -> No
     transcript = outside / "-home-ann-proj" / "s.jsonl"
     assert provenance_path(workdir / "logs" / "a.jsonl") == "logs/a.jsonl"
     assert provenance_path("logs/a.jsonl") == "logs/a.jsonl"
+    assert provenance_path("logs/../logs/./a.jsonl") == "logs/a.jsonl"
     assert provenance_path(transcript, outside) == "projects/-home-ann-proj/s.jsonl"
     assert provenance_path(transcript, transcript) == "s.jsonl"
     assert provenance_path(transcript) == "s.jsonl"

@@ -26,18 +26,24 @@ def provenance_path(path: str | Path, root: str | Path | None = None) -> str:
     `~/.claude/projects`, is written from its `root`'s name down:
     `projects/-home-ann-proj/1b2c.jsonl`.
     """
-    path = Path(path).absolute()
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        pass
+    path = os.path.abspath(path)
+    inside = _relative(path, os.getcwd())
+    if inside is not None:
+        return inside
     if root is not None:
-        root = Path(root).absolute()
+        root = os.path.abspath(root)
         if root == path:
-            return path.name
-        if root in path.parents:
-            return (Path(root.name) / path.relative_to(root)).as_posix()
-    return path.name
+            return os.path.basename(path)
+        below = _relative(path, root)
+        if below is not None:
+            return f"{os.path.basename(root)}/{below}"
+    return os.path.basename(path)
+
+
+def _relative(path: str, folder: str) -> str | None:
+    """`path` below `folder` as `/`-separated text; both absolute and normalized."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    return path[len(prefix) :].replace(os.sep, "/") if path.startswith(prefix) else None
 
 
 def input_files(root: str | Path, pattern: str = "*.jsonl") -> list[Path]:

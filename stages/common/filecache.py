@@ -11,6 +11,7 @@ accelerator, never a stage output; deleting it only costs time.
 """
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,12 @@ class FileCache:
         """The file's stamp now, and its sha256 if the file is unchanged since it was hashed."""
         stat = path.stat()
         stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        known = self._index.get(str(path.resolve()))
+        known = self._index.get(os.path.abspath(path))
         return stamp, known[3] if known and known[:3] == stamp else None
 
     def remember(self, path: Path, stamp: Stamp, sha: str) -> None:
         """Keep a sha256 computed (maybe elsewhere) for the file as it was at `stamp`."""
-        self._index[str(path.resolve())] = (*stamp, sha)
+        self._index[os.path.abspath(path)] = (*stamp, sha)
         self._dirty = True
 
     def digest(self, path: Path) -> str:

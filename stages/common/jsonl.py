@@ -144,9 +144,7 @@ def iter_spans(
         yield Span(start, offset, line)
 
 
-def read_span_lines(
-    handle: BinaryIO, item: Span | Oversize, max_line_bytes: int
-) -> Iterator[Line]:
+def read_span_lines(handle: BinaryIO, item: Span | Oversize, max_line_bytes: int) -> Iterator[Line]:
     """The lines of one item of `iter_spans`, from a file opened with `open_lines`."""
     if isinstance(item, Oversize):
         return iter([Line(item.line, b"", False, item.size)])

@@ -35,6 +35,7 @@ from stages.common.cli import (
 )
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import (
+    IO_BUFFER,
     PART_SUFFIX,
     Oversize,
     Span,
@@ -71,7 +72,7 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
     decode = LineDecoder(ToolLogLine, max_line_bytes).decode
     rejects: list[Reject] = []
     read = blank = dropped = reconstructed = 0
-    with open_lines(task.path) as handle, open(task.part, "wb", buffering=1 << 20) as part:
+    with open_lines(task.path) as handle, open(task.part, "wb", buffering=IO_BUFFER) as part:
         write = part.write
         for line in read_span_lines(handle, task.item, max_line_bytes):
             read += 1

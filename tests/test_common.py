@@ -25,7 +25,7 @@ from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.hashing import content_id, messages_id
 from stages.common.jsonl import (
     DEFAULT_MAX_LINE_BYTES,
-    READ_BUFFER,
+    IO_BUFFER,
     iter_lines,
     iter_spans,
     open_lines,
@@ -94,7 +94,7 @@ def test_oversize_line_is_skipped_without_losing_its_neighbours(tmp_path: Path) 
 
 def test_oversize_line_longer_than_the_read_buffer_is_skipped_in_pieces(tmp_path: Path) -> None:
     path = tmp_path / "huge.jsonl"
-    size = 3 * READ_BUFFER + 5
+    size = 3 * IO_BUFFER + 5
     path.write_bytes(b"1\n" + b"x" * size + b"\n2\n" + b"y" * size)
     lines = [astuple(line) for line in iter_lines(path, max_line_bytes=1000)]
     assert lines == [

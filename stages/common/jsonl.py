@@ -202,13 +202,6 @@ class JsonlWriter:
         self._handle.write(lines)
         self.count += count
 
-    def append_file(self, path: str | Path, count: int) -> None:
-        """Append a file of lines encoded elsewhere (a worker's part), copied by the kernel."""
-        self._handle.flush()
-        with open(path, "rb") as source:
-            copy_all(source.fileno(), self._handle.fileno())
-        self.count += count
-
     def write_all(self, records: Iterable[Any]) -> None:
         for record in records:
             self.write(record)
@@ -218,17 +211,3 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self._context.__exit__(*exc)  # type: ignore[arg-type]
-
-
-def copy_all(source: int, target: int) -> None:
-    """Copy a file descriptor's whole content onto `target`'s position."""
-    size = os.fstat(source).st_size
-    offset = 0
-    while offset < size:
-        try:
-            copied = os.copy_file_range(source, target, size - offset, offset)
-        except OSError:  # refused across filesystems on older kernels
-            copied = os.sendfile(target, source, offset, size - offset)
-        if copied == 0:
-            break
-        offset += copied

@@ -163,7 +163,7 @@ def main(
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
     ):
         tasks = (
-            Task(str(path), file, item, parts / f"{n:06d}{PART_SUFFIX}")
+            Task(str(path), file, item, parts / f"{n:09d}{PART_SUFFIX}")
             for n, (path, file, item) in enumerate(spans)
         )
         for result in ordered_map(parse, tasks, jobs=jobs):

@@ -105,6 +105,17 @@ def test_oversize_line_longer_than_the_read_buffer_is_skipped_in_pieces(tmp_path
     ]
 
 
+def test_a_span_read_after_its_file_grew_stops_at_the_span_end(tmp_path: Path) -> None:
+    path = tmp_path / "growing.jsonl"
+    path.write_bytes(b'{"a":1}\n{"b":')  # a line still being written
+    spans = list(iter_spans(path, max_line_bytes=100, span_bytes=1 << 16))
+    with open(path, "ab") as handle:
+        handle.write(b'2}\n{"c":3}\n')
+    with open_lines(path) as handle:
+        lines = [astuple(line) for span in spans for line in read_span_lines(handle, span, 100)]
+    assert lines == [(1, b'{"a":1}', False, 0), (2, b'{"b":', True, 0)]
+
+
 def test_read_records_reads_a_record_longer_than_the_input_line_limit(tmp_path: Path) -> None:
     """Our own outputs have no line limit: a conversation with huge tool output comes back."""
     big = Conversation(
@@ -150,6 +161,21 @@ def test_atomic_folder_swaps_the_whole_folder_or_nothing(tmp_path: Path) -> None
     assert [(p.name, p.read_bytes()) for p in target.iterdir()] == [("000000.jsonl", b"new\n")]
     assert os.listdir(tmp_path) == ["parts"]
     assert oct(target.stat().st_mode & 0o777) != oct(0o700)
+
+
+def test_atomic_folder_cleans_up_after_a_killed_run(tmp_path: Path) -> None:
+    target = tmp_path / "parts"
+    half_written = tmp_path / ".parts.k1ll3dab.tmp"
+    half_written.mkdir()
+    (half_written / "000000.jsonl").write_bytes(b"half")
+    moved_aside = tmp_path / ".parts.s1d3ab12.old" / "parts"  # killed between the two renames
+    moved_aside.mkdir(parents=True)
+    (moved_aside / "000000.jsonl").write_bytes(b"old\n")
+    (tmp_path / ".parts.jsonl.x.tmp").write_bytes(b"another output's temp file")
+    with pytest.raises(RuntimeError), atomic_folder(target):
+        raise RuntimeError("this run fails too")
+    assert (target / "000000.jsonl").read_bytes() == b"old\n"
+    assert sorted(os.listdir(tmp_path)) == [".parts.jsonl.x.tmp", "parts"]
 
 
 def test_content_id_ignores_key_order_but_not_values() -> None:
@@ -246,6 +272,18 @@ def test_conversation_line_is_the_conversation_encoded(with_tools: bool, labels:
     )
     line = conversation_line("toollog", messages, encode_tools(tools), labels, meta)
     assert line == expected + b"\n"
+
+
+def test_conversation_line_still_encodes_after_a_record_that_failed() -> None:
+    """Its output buffer is reused: an error held by the caller must not pin it."""
+    with pytest.raises(UnicodeEncodeError) as failed:
+        conversation_line(
+            "toollog", [Message(role="user", content="x")], None, Labels(), Meta(file="\udcff")
+        )
+    assert failed.value is not None
+    big = [Message(role="user", content="y" * 100_000)]
+    line = conversation_line("toollog", big, None, Labels(), Meta(file="ok"))
+    assert msgspec.json.decode(line, type=Conversation).messages == big
 
 
 def test_provenance_paths_name_no_machine(workdir: Path, tmp_path_factory) -> None:

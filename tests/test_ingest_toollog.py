@@ -324,7 +324,7 @@ def test_a_file_of_only_bad_lines_leaves_no_part(run, workdir: Path) -> None:
     write_lines(workdir / "logs" / "a.jsonl", ["{bad", ""])
     write_lines(workdir / "logs" / "b.jsonl", [log_line()])
     _, out = ingest(run, workdir)
-    assert [p.name for p in part_files(out / "conversations")] == ["000001.jsonl"]
+    assert [p.name for p in part_files(out / "conversations")] == ["000000001.jsonl"]
     assert len(read_jsonl(out / "rejects.jsonl")) == 1
 
 

@@ -1,6 +1,7 @@
 """Atomic writes: a killed stage leaves the previous output or none, never half of one."""
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -51,12 +52,15 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
 
     For outputs written as a folder of parts by several workers at once: each
     writes its parts into the temp folder, and the folder appears whole. The old
-    folder (or file) is renamed aside before the swap and removed after it, so a
-    kill at any point leaves the old output or the new, plus at most a hidden
-    leftover; on an exception the temp folder is removed and `path` is untouched.
+    folder (or file) is moved aside into a hidden `.old` folder just before the
+    swap and removed after it; on an exception the temp folder is removed and
+    `path` is untouched. A run killed outright leaves its hidden folders behind:
+    the next run removes them, and first puts back an old output that a kill
+    between the two renames left aside.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _recover(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     aside = None
     try:
@@ -71,3 +75,18 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         raise
     if aside is not None:
         shutil.rmtree(aside)
+
+
+def _recover(path: Path) -> None:
+    """Undo what a killed `atomic_folder` left: restore an output moved aside, drop temp folders.
+
+    The patterns match `tempfile.mkdtemp` names made for `path` (8 random characters).
+    """
+    for leftover in sorted(path.parent.glob(f".{glob.escape(path.name)}.????????.old")):
+        kept = leftover / path.name
+        if not path.exists() and kept.exists():
+            os.replace(kept, path)
+        shutil.rmtree(leftover)
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.????????.tmp"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover)

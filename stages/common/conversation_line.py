@@ -14,8 +14,8 @@ from schemas.conversation import Labels, Message, Meta, Source
 from stages.common.hashing import encoded_messages_id
 
 _encoder = msgspec.json.Encoder()
-# Reused output buffers: encoding into them skips growing a fresh buffer for every record.
-_messages = bytearray(1 << 12)
+# The record is encoded into one reused buffer (nothing else refers to it), which skips
+# growing a fresh output buffer for every record; only the finished line is copied out.
 _line = bytearray(1 << 12)
 
 
@@ -43,11 +43,11 @@ def conversation_line(
     meta: Meta,
 ) -> bytes:
     """The encoded `Conversation` with its content-hash id, ending in a newline."""
-    _encoder.encode_into(messages, _messages)
+    encoded = _encoder.encode(messages)
     record = _SplicedConversation(
-        id=encoded_messages_id(_messages),
+        id=encoded_messages_id(encoded),
         source=source,
-        messages=msgspec.Raw(_messages),
+        messages=msgspec.Raw(encoded),
         tools=tools,
         labels=labels,
         meta=meta,

@@ -25,7 +25,6 @@ DEFAULT_MAX_LINE_BYTES = 8 << 20
 # lines, and the buffer stays in the core's L2 cache. With 1 MB buffers, two workers on two
 # cores spent 10% more CPU on the same tool log.
 IO_BUFFER = 1 << 16
-SPAN_BYTES = 8 << 20
 PART_SUFFIX = ".jsonl"
 
 T = TypeVar("T")
@@ -76,6 +75,8 @@ def read_lines(
     limit = -1 if max_line_bytes is None else max_line_bytes + 1  # a longest line and newline
     number = first_line
     while size > 0 and (data := readline(limit)):
+        if len(data) > size:  # the file grew after it was cut into spans: stop at the span's end
+            data = data[: int(size)]
         size -= len(data)
         if data.endswith(b"\n"):
             yield Line(number, data[:-1])
@@ -110,7 +111,7 @@ def iter_spans(
     path: str | Path,
     *,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    span_bytes: int = SPAN_BYTES,
+    span_bytes: int,
 ) -> Iterator[Span | Oversize]:
     """Where a file's runs of whole lines lie, and the lines too long to keep, in file order.
 

@@ -120,14 +120,16 @@ def paired_ratios(
 
     A run's ratio divides the mean of the baseline passes just before and just
     after it by the run's time, so a drift of the machine's speed during the
-    pair cancels out. Dirty pages of freshly generated inputs are flushed first,
-    so no run pays for the generator's writeback.
+    pair cancels out. Dirty pages are flushed before the first pass and after
+    every run, so no pass pays for the writeback of the generator's files or of
+    a run's outputs (a run writes as much as it reads).
     """
     os.sync()
     ratios, runs = [], []
     before = baseline()
     for _ in range(repeats):
         run = stage()
+        os.sync()  # the run's own writeback must not slow the baseline pass after it
         after = baseline()
         ratios.append((before + after) / 2 / run.seconds)
         runs.append(run)

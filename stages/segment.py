@@ -107,7 +107,7 @@ def read_channel(task: Task) -> tuple[list[RawDiscordMessage], list[Reject]]:
                 )
             )
             continue
-        if not line.data.strip():
+        if line.blank:
             continue
         try:
             messages.append(_message_decoder.decode(line.data))

@@ -57,7 +57,7 @@ def read_metadata(path: Path, errors: list[FormatError]) -> list[RecordMetadata]
         errors.append(format_error(file, 0, "", "$", "missing_file", "no metadata file"))
         return []
     records = []
-    for line in iter_lines(path):
+    for line in iter_lines(path, max_line_bytes=None):
         try:
             records.append(decoder.decode(line.data))
         except msgspec.DecodeError as exc:
@@ -100,7 +100,8 @@ def check_file(
 ) -> tuple[int, list[FormatError], OpenAIFileReport | None]:
     """Lines, errors and (for the OpenAI format) the OpenAI report of one export file."""
     file = provenance_path(path)
-    lines = Counted(iter_lines(path))
+    # Exports are our own output: no line is too long (a conversation can outgrow any input limit).
+    lines = Counted(iter_lines(path, max_line_bytes=None))
     errors = list(check_lines(lines, file=file, schema_name=LINE_SCHEMAS[name], ids=ids))
     n_lines = lines.count
     errors.extend(check_parallel(file, n_lines, ids))
@@ -108,7 +109,7 @@ def check_file(
     if name == "openai":
         known = [ids[i] for i in range(n_lines) if i in ids]
         in_order = known if len(known) == n_lines else None
-        lines = ((line.number, line.data) for line in iter_lines(path))
+        lines = ((line.number, line.data) for line in iter_lines(path, max_line_bytes=None))
         report = check_openai_file(lines, file=file, ids=in_order, max_tokens=max_tokens)
         errors.extend(report.errors)
     return n_lines, errors, report

@@ -8,6 +8,7 @@ import pytest
 
 from schemas.formats import FormatError
 from stages import export, validate
+from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.stats import json_bytes
 from stages.validation.openai_checks import default_epochs
 from stages.validation.summary import bucket, length_histogram, percentile, token_summary
@@ -175,3 +176,19 @@ def test_error_lines_are_format_errors(run, workdir, exported) -> None:
         (0, "lines", "metadata_mismatch"),
     ]
     assert errors[0].record_id == TRAIN[0].id
+
+
+def test_an_export_line_longer_than_the_input_line_limit_is_checked_not_mangled(
+    workdir: Path,
+) -> None:
+    """Exports are our own output: a huge record is read whole, not reported as broken."""
+    record = {
+        "system": "",
+        "instruction": "y" * (DEFAULT_MAX_LINE_BYTES + 10),
+        "input": "",
+        "output": "ok",
+    }
+    path = workdir / "train.jsonl"
+    path.write_bytes(msgspec.json.encode(record) + b"\n")
+    n_lines, errors, _ = validate.check_file(path, "alpaca", {0: "abc"}, max_tokens=100)
+    assert (n_lines, errors) == (1, [])

@@ -12,7 +12,6 @@ Usage: python tests/bench/ingest_sessions.py [--gigabytes 1.0] [--jobs 2] [--rep
 """
 
 import argparse
-import contextlib
 import random
 import shutil
 import statistics
@@ -29,7 +28,12 @@ sys.path.insert(0, str(REPO))
 
 from schemas.claude_code import TranscriptRecord  # noqa: E402
 from stages.common.jsonl import part_files  # noqa: E402
-from tests.bench.common import Measured, paired_ratios, run_measured  # noqa: E402
+from tests.bench.common import (  # noqa: E402
+    Measured,
+    decode_only_seconds,
+    paired_ratios,
+    run_measured,
+)
 
 WORDS = (
     "def",
@@ -83,6 +87,7 @@ WORDS = (
 )
 TOOLS = ["Read", "Bash", "Edit", "Grep", "Glob", "mcp__github__search_issues", "mcp__my-db__query"]
 _encode = msgspec.json.Encoder().encode
+_typed = msgspec.json.Decoder(TranscriptRecord).decode
 
 
 class Generator:
@@ -293,15 +298,12 @@ def generate(root: Path, gigabytes: float, seed: int = 7) -> int:
     return total
 
 
-def decode_only(files: list[Path], typed: bool) -> float:
-    decoder = msgspec.json.Decoder(TranscriptRecord) if typed else msgspec.json.Decoder()
-    start = time.perf_counter()
-    for path in files:
-        for line in path.read_bytes().splitlines():
-            # unknown record types fail the typed union, as in the stage
-            with contextlib.suppress(msgspec.ValidationError):
-                decoder.decode(line)
-    return time.perf_counter() - start
+def typed_decode(line: bytes) -> object:
+    """Decode as the stage does; an unknown record type fails the union and is skipped."""
+    try:
+        return _typed(line)
+    except msgspec.ValidationError:
+        return None
 
 
 def run_stage(args: list[str]) -> Measured:
@@ -349,8 +351,8 @@ def main() -> None:
     untyped_seconds: list[float] = []
 
     def decode_both() -> float:
-        untyped_seconds.append(decode_only(files, typed=False))
-        return decode_only(files, typed=True)
+        untyped_seconds.append(decode_only_seconds(files))
+        return decode_only_seconds(files, typed_decode)
 
     paired = paired_ratios(decode_both, cold_run, options.repeats)
     untyped = [  # as paired_ratios: each run between the untyped passes before and after it

@@ -1,7 +1,9 @@
 """Regenerate the committed JSON Schema files from the Structs: `python -m schemas`."""
 
+import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -49,8 +51,23 @@ SCHEMAS: dict[str, type] = {
 HERE = Path(__file__).parent
 
 
+def normalized(node: Any) -> Any:
+    """Descriptions dedented by us: msgspec's own handling of docstrings changes between releases
+    (0.23 strips their indentation, earlier ones kept it), and the committed files must not."""
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else normalized(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [normalized(item) for item in node]
+    return node
+
+
 def render(struct: type) -> str:
-    return json.dumps(msgspec.json.schema(struct), indent=2, sort_keys=True) + "\n"
+    return json.dumps(normalized(msgspec.json.schema(struct)), indent=2, sort_keys=True) + "\n"
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import jsonschema
 import msgspec
 import pytest
 
-from schemas.__main__ import HERE, SCHEMAS, render
+from schemas.__main__ import HERE, SCHEMAS, normalized, render
 from schemas.conversation import Conversation, FunctionCall, Message, ToolCall
 
 
@@ -46,3 +46,10 @@ def test_unknown_fields_refused_in_our_records() -> None:
     bad = msgspec.json.encode(conversation())[:-1] + b',"extra":1}'
     with pytest.raises(msgspec.ValidationError, match="extra"):
         msgspec.json.decode(bad, type=Conversation)
+
+
+def test_descriptions_dedented_whatever_msgspec_does() -> None:
+    raw = {"description": "First.\n\n    Indented by the docstring.", "properties": {}}
+    nested = {"$defs": {"A": raw}, "anyOf": [raw]}
+    expected = {"description": "First.\n\nIndented by the docstring.", "properties": {}}
+    assert normalized(nested) == {"$defs": {"A": expected}, "anyOf": [expected]}

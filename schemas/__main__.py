@@ -22,6 +22,7 @@ from schemas.formats import (
     ShareGPTRow,
     TextLine,
 )
+from schemas.inputs import StageFingerprint
 from schemas.moderation import Flagged
 from schemas.reject import Dropped, Reject
 from schemas.toollog import ToolLogLine
@@ -46,6 +47,7 @@ SCHEMAS: dict[str, type] = {
     "openai_file_report": OpenAIFileReport,
     "raw_discord_message": RawDiscordMessage,
     "claude_code_record": TranscriptRecord,
+    "stage_fingerprint": StageFingerprint,
 }
 
 HERE = Path(__file__).parent

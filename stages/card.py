@@ -2,7 +2,9 @@
 
 Reads:  <export-dir>/stats.json, <validate-dir>/metrics.json, <validate-dir>/plots/*.csv,
         params.yaml (the filters and formats that made this dataset).
-Writes: <export-dir>/README.md.
+Writes: <export-dir>/README.md, and the run's headline figures (--summary), the one
+        DVC metrics file: `dvc exp show` and `dvc metrics diff` show these few numbers,
+        each stage's stats.json holds the detail.
 Params: curate, max_samples, seed, export (read, not owned: the card describes them).
 
 Every number comes from a file of the run and every table is sorted, so the same
@@ -20,6 +22,7 @@ import click
 from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import setup_logging
 from stages.common.params import load_params
+from stages.common.stats import json_bytes
 from stages.validation.openai_checks import TARGET_EPOCHS
 
 OPENAI_MIN_EXAMPLES = 10
@@ -222,6 +225,24 @@ def render_card(
     return "\n".join(sections)
 
 
+def headline(stats: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """The figures a person compares between dataset versions, all of them numbers."""
+    exported = stats.get("exported", {})
+    tokens = metrics.get("tokens", {})
+    split_names = ("train", "validation")
+    return {
+        "examples": {split: exported.get(split, 0) for split in split_names},
+        "tokens": {split: tokens.get(split, {}).get("total", 0) for split in split_names},
+        "sources": {
+            source: counts.get("conversations", 0)
+            for source, counts in sorted(stats.get("sources", {}).items())
+        },
+        "rejected": stats.get("rejected_total", 0),
+        "dropped": stats.get("deduplicated", 0) + sum(stats.get("filtered", {}).values()),
+        "errors": metrics.get("errors_total", 0),
+    }
+
+
 @click.command()
 @click.option("--export-dir", default="data/export", show_default=True)
 @click.option("--validate-dir", default="data/validate", show_default=True)
@@ -233,7 +254,13 @@ def render_card(
     type=click.Path(dir_okay=False),
     help="The parameters the card reports (curate filters, max_samples, seed, export).",
 )
-def main(export_dir: str, validate_dir: str, params_file: str) -> None:
+@click.option(
+    "--summary",
+    default="data/metrics.json",
+    show_default=True,
+    help="Where the headline figures go (the DVC metrics file).",
+)
+def main(export_dir: str, validate_dir: str, params_file: str, summary: str) -> None:
     """Write the dataset card, README.md next to the exports, from the run's stats.
 
     Example: python -m stages.card --export-dir data/export --validate-dir data/validate
@@ -245,14 +272,17 @@ def main(export_dir: str, validate_dir: str, params_file: str) -> None:
         if not path.exists():
             raise click.ClickException(f"{path}: missing (run the export and validate stages)")
     params = load_params(params_file) if Path(params_file).exists() else {}
+    stats = json.loads((export / "stats.json").read_text())
+    metrics = json.loads((validate / "metrics.json").read_text())
     card = render_card(
-        json.loads((export / "stats.json").read_text()),
-        json.loads((validate / "metrics.json").read_text()),
+        stats,
+        metrics,
         params,
         read_csv(validate / "plots" / "sources.csv"),
         read_csv(validate / "plots" / "example_types.csv"),
     )
     write_bytes_atomic(export / "README.md", card.encode())
+    write_bytes_atomic(summary, json_bytes(headline(stats, metrics)))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from stages.common.cli import input_files, provenance_path, setup_logging, stric
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter
+from stages.common.sources import enabled, local_path, sources_option
 from stages.common.stats import Stats
 from stages.discord.api_message import from_api_message
 from stages.discord.channels import ChannelMessages, Window
@@ -145,7 +146,7 @@ def rest_messages(
 
 
 def import_exports(
-    files: Iterable[Path], rejects: RejectsWriter, stats: Stats, root: str | None = None
+    files: Iterable[Path], rejects: RejectsWriter, stats: Stats, root: Path | None = None
 ) -> dict[str, ChannelMessages]:
     """Every export file's messages, grouped by channel; `line` in a reject is the message's
     position (from 1) in the file's `messages` array."""
@@ -222,7 +223,7 @@ def check_allowed_users(speakers: dict[str, set[str]], allowed: set[str]) -> Non
 
 
 @click.command()
-@stage_params("collect_discord", top_level=("allowed_users",))
+@stage_params("collect_discord", top_level=("allowed_users", "sources"))
 @click.option("--channels", multiple=True, help="A channel id to read over REST (repeatable).")
 @click.option(
     "--allowed-users",
@@ -264,6 +265,7 @@ def check_allowed_users(speakers: dict[str, set[str]], allowed: set[str]) -> Non
     show_default=True,
     help="Where channels/<id>.jsonl, rejects.jsonl and stats.json go.",
 )
+@sources_option
 @strict_option
 def main(
     channels: tuple[str, ...],
@@ -274,6 +276,7 @@ def main(
     token_env: str,
     exports: str | None,
     out_dir: str,
+    sources: tuple[str, ...],
     strict: bool,
 ) -> None:
     """Collect Discord history over REST and from DiscordChatExporter files, one JSONL a channel.
@@ -283,7 +286,10 @@ def main(
     """
     setup_logging("collect_discord")
     out = Path(out_dir)
+    if not enabled("discord", sources):
+        channels, exports = (), None
     channel_ids = list(dict.fromkeys(str(c) for c in channels))
+    root = local_path(exports) if exports else None
     token = os.environ.get(token_env, "")
     if channel_ids and not token.strip():
         raise click.ClickException(
@@ -306,7 +312,7 @@ def main(
     window = Window(earliest, max_messages)
     with RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects:
         exported = import_exports(
-            input_files(exports, "*.json") if exports else [], rejects, stats, exports
+            input_files(root, "*.json") if root else [], rejects, stats, root
         )
         writer = ChannelWriter(folder, window, stats)
         for channel_id in sorted(set(exported) - set(channel_ids), key=int):

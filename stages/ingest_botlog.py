@@ -37,6 +37,7 @@ from stages.common.filecache import FileCache, file_sha256
 from stages.common.jsonl import iter_lines
 from stages.common.params import stage_params
 from stages.common.parts import Parsed, ingest_parts, part_name
+from stages.common.sources import local_path, source_input, sources_option
 from stages.common.stats import Stats, json_bytes
 
 MANIFEST = "days.json"
@@ -95,7 +96,7 @@ def cache_key_parts(day: Day) -> tuple[object, ...]:
 
 
 @click.command()
-@stage_params("ingest_botlog")
+@stage_params("ingest_botlog", top_level=("sources",))
 @click.option(
     "--input",
     default="data/samples/botlog",
@@ -115,6 +116,7 @@ def cache_key_parts(day: Day) -> tuple[object, ...]:
     help="Only list which days the last run parsed and which are new or changed since.",
 )
 @cache_options("data/cache/ingest_botlog")
+@sources_option
 @strict_option
 def main(
     input: str,
@@ -123,13 +125,14 @@ def main(
     status: bool,
     cache: bool,
     cache_dir: str,
+    sources: tuple[str, ...],
     strict: bool,
 ) -> None:
     """Turn a bot's daily conversation logs into conversations: user → tool calls → reply.
 
     Example: python -m stages.ingest_botlog --input logs/bot --status
     """
-    folder, out = Path(input), Path(out_dir)
+    folder, out = local_path(input), Path(out_dir)
     if status:
         show_status(folder, out / MANIFEST)
         return
@@ -143,7 +146,7 @@ def main(
             *(f"rejected.{reason}" for reason in REJECT_REASONS),
         ]
     )
-    files = day_files(folder)
+    files = day_files(folder) if source_input("botlog", sources, input) else []
     stats.add("files", len(files))
     days = [
         Day(str(path), provenance_path(path, folder), part_name(path.name), max_line_bytes)

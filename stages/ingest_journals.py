@@ -17,12 +17,13 @@ from stages.common.cli import input_files, provenance_path, setup_logging, stric
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter
+from stages.common.sources import source_input, sources_option
 from stages.common.stats import Stats
 from stages.journals.markdown import EXAMPLE_TYPES, REJECT_REASONS, parse_journal
 
 
 @click.command()
-@stage_params("ingest_journals")
+@stage_params("ingest_journals", top_level=("sources",))
 @click.option(
     "--input",
     default="data/samples/journals",
@@ -35,8 +36,9 @@ from stages.journals.markdown import EXAMPLE_TYPES, REJECT_REASONS, parse_journa
     show_default=True,
     help="Where conversations.jsonl, rejects.jsonl and stats.json go.",
 )
+@sources_option
 @strict_option
-def main(input: str, out_dir: str, strict: bool) -> None:
+def main(input: str, out_dir: str, sources: tuple[str, ...], strict: bool) -> None:
     """Turn markdown journals of lessons learned into training conversations.
 
     Example: python -m stages.ingest_journals --input notes/journal
@@ -52,7 +54,8 @@ def main(input: str, out_dir: str, strict: bool) -> None:
             *(f"rejected.{reason}" for reason in REJECT_REASONS),
         ]
     )
-    files = input_files(input, "*.md")
+    root = source_input("journals", sources, input)
+    files = input_files(root, "*.md") if root else []
     stats.add("files", len(files))
     with (
         JsonlWriter(out / "conversations.jsonl") as writer,
@@ -61,7 +64,7 @@ def main(input: str, out_dir: str, strict: bool) -> None:
         for path in files:
             data = path.read_bytes()  # a journal is parsed as one markdown document
             stats.add("read", len(data.splitlines()))
-            result = parse_journal(data, provenance_path(path, input))
+            result = parse_journal(data, provenance_path(path, root))
             for reject in result.rejects:
                 rejects.add(reject)
             for conversation in result.conversations:

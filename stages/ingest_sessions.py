@@ -36,6 +36,7 @@ from stages.common.cli import (
 from stages.common.jsonl import iter_lines
 from stages.common.params import stage_params
 from stages.common.parts import Parsed, ingest_parts, part_name
+from stages.common.sources import source_input, sources_option
 from stages.common.stats import Stats
 from stages.sessions.claude_code import (
     COUNT_KEYS,
@@ -67,9 +68,8 @@ def parse_part(item: tuple[Task, Path]) -> Parsed:
     )
 
 
-def make_tasks(input: str, params: SessionParams, max_line_bytes: int) -> list[Task]:
+def make_tasks(root: Path, params: SessionParams, max_line_bytes: int) -> list[Task]:
     """One task per transcript, in part-name order: the order of the records."""
-    root = Path(input)
     tasks = [
         Task(
             str(p),
@@ -89,7 +89,7 @@ def cache_key_parts(task: Task) -> tuple[object, ...]:
 
 
 @click.command()
-@stage_params("ingest_sessions")
+@stage_params("ingest_sessions", top_level=("sources",))
 @click.option(
     "--input",
     default="data/samples/sessions",
@@ -128,6 +128,7 @@ def cache_key_parts(task: Task) -> tuple[object, ...]:
     show_default=True,
     help="Where the conversations/ parts, rejects.jsonl and stats.json go.",
 )
+@sources_option
 @strict_option
 @jobs_option
 def main(
@@ -140,6 +141,7 @@ def main(
     cache: bool,
     cache_dir: str,
     out_dir: str,
+    sources: tuple[str, ...],
     strict: bool,
     jobs: int,
 ) -> None:
@@ -159,7 +161,8 @@ def main(
         },
         SessionParams,
     )
-    tasks = make_tasks(input, params, max_line_bytes)
+    root = source_input("sessions", sources, input)
+    tasks = make_tasks(root, params, max_line_bytes) if root else []
     stats = Stats(["files", *COUNT_KEYS, *(f"rejected.{r}" for r in REJECT_REASONS)])
     stats.add("files", len(tasks))
     ingest_parts(

@@ -46,6 +46,7 @@ from stages.common.jsonl import (
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter
+from stages.common.sources import source_input, sources_option
 from stages.common.stats import Stats
 from stages.toollog import ToolsResolver, to_conversation
 
@@ -100,7 +101,7 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
 
 
 def file_spans(
-    files: list[Path], input: str, max_line_bytes: int
+    files: list[Path], input: Path | None, max_line_bytes: int
 ) -> Iterator[tuple[Path, str, Span | Oversize]]:
     """Every span of every file in input order, with the file's path as records give it."""
     for path in files:
@@ -110,7 +111,7 @@ def file_spans(
 
 
 @click.command()
-@stage_params("ingest_toollog")
+@stage_params("ingest_toollog", top_level=("sources",))
 @click.option(
     "--input",
     default="data/samples/toollog",
@@ -130,10 +131,17 @@ def file_spans(
     show_default=True,
     help="Where the conversations/ parts, rejects.jsonl and stats.json go.",
 )
+@sources_option
 @strict_option
 @jobs_option
 def main(
-    input: str, catalog: str | None, max_line_bytes: int, out_dir: str, strict: bool, jobs: int
+    input: str,
+    catalog: str | None,
+    max_line_bytes: int,
+    out_dir: str,
+    sources: tuple[str, ...],
+    strict: bool,
+    jobs: int,
 ) -> None:
     """Turn tool-call logs into conversations: user → tool call → tool result → reply.
 
@@ -151,12 +159,13 @@ def main(
             *(f"rejected.{r}" for r in REJECT_REASONS),
         ]
     )
+    root = source_input("toollog", sources, input)
     tools = ToolsResolver(
-        {tool.function.name: tool for tool in load_catalog(catalog)} if catalog else {}
+        {tool.function.name: tool for tool in load_catalog(catalog)} if catalog and root else {}
     )
-    files = input_files(input)
+    files = input_files(root) if root else []
     stats.add("files", len(files))
-    spans = file_spans(files, input, max_line_bytes)
+    spans = file_spans(files, root, max_line_bytes)
     parse = functools.partial(parse_span, tools=tools, max_line_bytes=max_line_bytes)
     with (
         atomic_folder(out / "conversations") as parts,

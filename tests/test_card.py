@@ -65,6 +65,20 @@ def test_card_reports_sources_filters_formats_tokens_and_limits(run, workdir: Pa
     assert "`chatml`, `harmony`, `qwen`, `sharegpt`, which cannot mask a turn" in text
 
 
+def test_headline_figures_are_few_flat_numbers(run, workdir: Path) -> None:
+    build(run, workdir)
+    tokens = json.loads((workdir / "val" / "metrics.json").read_text())["tokens"]
+    summary = json.loads((workdir / "data" / "metrics.json").read_text())
+    assert summary == {
+        "examples": {"train": 4, "validation": 1},
+        "tokens": {"train": tokens["train"]["total"], "validation": tokens["validation"]["total"]},
+        "sources": {"toollog": 4},
+        "rejected": 3,
+        "dropped": 3,
+        "errors": 0,
+    }
+
+
 def test_card_is_the_same_bytes_twice(run, workdir: Path) -> None:
     first = build(run, workdir).read_bytes()
     run(card.main, "--export-dir", "exp", "--validate-dir", "val")

@@ -49,11 +49,11 @@ def test_repro_then_noop_then_experiment(tmp_path: Path) -> None:
     assert (repo.path / "data/export/README.md").read_text().startswith("# Dataset card")
 
     second = repo.dvc("repro")
-    assert repo.stages_run(second) == []
-    assert "Data and pipelines are up to date." in second
+    assert repo.stages_run(second) == ["inputs"]  # it always looks for changed input files
+    assert "Stage 'ingest_toollog' didn't change, skipping" in second
 
     experiment = repo.dvc("exp", "run", "-S", "max_samples=2")
-    assert repo.stages_run(experiment) == ["curate", "export", "validate", "card"]
+    assert repo.stages_run(experiment) == ["inputs", "curate", "export", "validate", "card"]
     assert (
         len(exported.read_text().splitlines())
         + len((repo.path / "data/export/formats/openai/validation.jsonl").read_text().splitlines())
@@ -62,11 +62,12 @@ def test_repro_then_noop_then_experiment(tmp_path: Path) -> None:
 
     params = json.loads(repo.dvc("params", "diff", "--json"))
     assert params["params.yaml"]["max_samples"] == {"old": None, "new": 2}
-    metrics = json.loads(repo.dvc("metrics", "diff", "--json"))
-    total = metrics["data/export/stats.json"]["exported.total"]
-    assert total["new"] == 2 and total["old"] > 2
-    examples = metrics["data/validate/metrics.json"]["tokens.train.examples"]
-    assert examples["new"] < examples["old"]
+    metrics = json.loads(repo.dvc("metrics", "diff", "--json"))["data/metrics.json"]
+    examples = metrics["examples.train"]["new"] + metrics.get("examples.validation", {}).get(
+        "new", 0
+    )
+    assert examples == 2 and metrics["examples.train"]["old"] > 2
+    assert metrics["tokens.train"]["new"] < metrics["tokens.train"]["old"]
 
     plots = json.loads(repo.dvc("plots", "diff", "HEAD", "--json"))["data"]
     assert set(plots) == PLOTS
@@ -100,3 +101,28 @@ def test_two_fresh_clones_build_identical_bytes(tmp_path: Path) -> None:
         clones.append(output_hashes(clone.path))
     assert clones[0] == clones[1]
     assert "data/export/formats/openai/train.jsonl" in clones[0]
+
+
+def test_own_data_only_from_home_folder(tmp_path: Path) -> None:
+    """One switch builds a dataset of the user's logs alone; `~` never reaches dvc.lock."""
+    repo = DvcRepo.copy_of_project(tmp_path / "repo", tmp_path)
+    logs = tmp_path / "mylogs"  # tmp_path is HOME for dvc
+    logs.mkdir()
+    sample = (REPO / "data/samples/toollog/tools_2026-11-02.jsonl").read_text().splitlines()
+    (logs / "tool_calls.jsonl").write_text("\n".join(sample[:4]) + "\n")
+
+    run = repo.dvc("exp", "run", "-S", "sources=[toollog]", "-S", "ingest_toollog.input='~/mylogs'")
+    assert "Traceback" not in run
+    summary = json.loads((repo.path / "data/metrics.json").read_text())
+    fed = {source: n for source, n in summary["sources"].items() if n}
+    assert list(fed) == ["toollog"] and 0 < fed["toollog"] <= 4
+    metadata = (repo.path / "data/export/records.metadata.jsonl").read_text().splitlines()
+    assert metadata and all('"source":"toollog"' in line for line in metadata)
+    assert all("mylogs/tool_calls.jsonl" in line for line in metadata)
+    lock = (repo.path / "dvc.lock").read_text()
+    assert "~/mylogs" in lock and str(tmp_path) not in lock
+    for path in (repo.path / "data").rglob("*"):
+        if path.is_file() and "cache" not in path.parts:
+            assert str(tmp_path) not in path.read_text(errors="replace"), path
+    shown = repo.dvc("metrics", "show")
+    assert "WARNING" not in shown and "failed" not in shown

@@ -6,12 +6,13 @@ import click
 import msgspec
 
 from schemas.conversation import Tool
+from stages.common.sources import local_path
 
 
 def load_catalog(path: str | Path) -> list[Tool]:
     """Tool definitions in catalog order; an unreadable file or a name given twice is an error."""
     try:
-        tools = msgspec.json.decode(Path(path).read_bytes(), type=list[Tool])
+        tools = msgspec.json.decode(local_path(path).read_bytes(), type=list[Tool])
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
         raise click.ClickException(f"{path}: not a usable tool catalog: {error}") from error
     names = [tool.function.name for tool in tools]

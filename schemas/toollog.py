@@ -6,7 +6,7 @@ import msgspec
 
 from schemas.base import RawRecord
 
-Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
+Rating = Annotated[int, msgspec.Meta(ge=0, le=5)]  # 0: unrated, Go's zero value
 
 
 class ToolLogLine(RawRecord):
@@ -15,6 +15,14 @@ class ToolLogLine(RawRecord):
     `user_query` and `model_response` are absent from old-format lines; those are
     rebuilt from `tool_name` and `arguments`. `model_response` is the JSON text of
     the assistant message (or a whole chat completion) that asked for the call.
+    `timestamp` is kept as written (Go writes nanoseconds and a local offset).
+    `output` is whatever the tool returned: raw text as a rule, JSON for some tools.
+    `rating` 0 is read as unrated (Go's zero value for an int).
+
+    `tools_enabled` says which tools the model was offered: a list of names, or,
+    as the Go CLI logger writes it, a boolean for whether it was offered tools at
+    all. `true` means the whole tool catalog given to the stage, if it has the
+    called tool (else only that tool); `false` or absent, only the called tool.
     """
 
     tool_name: str
@@ -26,6 +34,6 @@ class ToolLogLine(RawRecord):
     status: str | None = None
     message: str | None = None
     output: Any = None
-    tools_enabled: tuple[str, ...] | None = None  # a tuple: hashable, it keys a memo
+    tools_enabled: bool | tuple[str, ...] | None = None  # hashable: it keys a memo
     rating: Rating | None = None
     final_response: str | None = None

@@ -311,9 +311,7 @@ def main(
     folder.mkdir(parents=True, exist_ok=True)
     window = Window(earliest, max_messages)
     with RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects:
-        exported = import_exports(
-            input_files(root, "*.json") if root else [], rejects, stats, root
-        )
+        exported = import_exports(input_files(root, "*.json") if root else [], rejects, stats, root)
         writer = ChannelWriter(folder, window, stats)
         for channel_id in sorted(set(exported) - set(channel_ids), key=int):
             writer.write(exported[channel_id])

@@ -1,9 +1,10 @@
 """ingest_toollog: tool-call logs → conversations, one per executed call.
 
-Reads:  every *.jsonl under `ingest_toollog.input` (one JSON object a line, see README).
+Reads:  `ingest_toollog.input`: a log file, or every file below a folder matching
+        `ingest_toollog.pattern` (`tool_calls.log`, `*.jsonl`: one JSON object a line).
 Writes: a folder `conversations/` of JSONL parts, a rejects JSONL (file, line,
         reason), stats (DVC metrics).
-Params: ingest_toollog.input, ingest_toollog.catalog, ingest_toollog.max_line_bytes.
+Params: ingest_toollog.input, pattern, catalog, max_line_bytes.
 
 Files are cut into spans of whole lines (SPAN_BYTES each) and parsed on all
 cores. Each worker reads its own span and writes its conversations as one part,
@@ -50,7 +51,8 @@ from stages.common.sources import source_input, sources_option
 from stages.common.stats import Stats
 from stages.toollog import ToolsResolver, to_conversation
 
-REJECT_REASONS = (*DECODE_REASONS, "invalid_arguments", "invalid_model_response")
+REJECT_REASONS = (*DECODE_REASONS, "invalid_arguments")
+DEFAULT_PATTERNS = ("*.jsonl", "*.log")  # the Go CLI assistant writes tool_calls.log
 SPAN_BYTES = 8 << 20  # a worker's unit of work: big enough that handing it out costs nothing
 
 
@@ -72,7 +74,7 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
     file = task.file
     decode = LineDecoder(ToolLogLine, max_line_bytes).decode
     rejects: list[Reject] = []
-    read = blank = dropped = reconstructed = 0
+    read = blank = dropped = reconstructed = unreadable = 0
     with open_lines(task.path) as handle, open(task.part, "wb", buffering=IO_BUFFER) as part:
         write = part.write
         for line in read_span_lines(handle, task.item, max_line_bytes):
@@ -87,6 +89,7 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
                 continue
             dropped += converted.unexecuted_calls
             reconstructed += converted.reconstructed
+            unreadable += converted.unreadable_response
             write(converted.line)
     written = read - blank - len(rejects)
     if not written:
@@ -96,6 +99,7 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
         "blank_lines": blank,
         "unexecuted_calls_dropped": dropped,
         "reconstructed": reconstructed,
+        "unreadable_model_responses": unreadable,
     }
     return SpanResult(written, rejects, counts)
 
@@ -116,7 +120,14 @@ def file_spans(
     "--input",
     default="data/samples/toollog",
     show_default=True,
-    help="A tool-call log file, or a folder searched for *.jsonl.",
+    help="A tool-call log file, or a folder searched (recursively) per --pattern.",
+)
+@click.option(
+    "--pattern",
+    multiple=True,
+    default=DEFAULT_PATTERNS,
+    show_default=True,
+    help="File name globs a folder input is searched for (repeatable).",
 )
 @click.option(
     "--catalog",
@@ -136,6 +147,7 @@ def file_spans(
 @jobs_option
 def main(
     input: str,
+    pattern: tuple[str, ...],
     catalog: str | None,
     max_line_bytes: int,
     out_dir: str,
@@ -145,7 +157,7 @@ def main(
 ) -> None:
     """Turn tool-call logs into conversations: user → tool call → tool result → reply.
 
-    Example: python -m stages.ingest_toollog --input logs/tools --jobs 2
+    Example: python -m stages.ingest_toollog --input logs --pattern '*.log'
     """
     setup_logging("ingest_toollog")
     out = Path(out_dir)
@@ -156,6 +168,7 @@ def main(
             "conversations",
             "reconstructed",
             "unexecuted_calls_dropped",
+            "unreadable_model_responses",
             *(f"rejected.{r}" for r in REJECT_REASONS),
         ]
     )
@@ -163,7 +176,16 @@ def main(
     tools = ToolsResolver(
         {tool.function.name: tool for tool in load_catalog(catalog)} if catalog and root else {}
     )
-    files = input_files(root) if root else []
+    files = (
+        input_files(
+            root,
+            pattern,
+            what_to_do="point --input at your logs, or give --pattern (ingest_toollog.pattern) "
+            "globs that match their names",
+        )
+        if root
+        else []
+    )
     stats.add("files", len(files))
     spans = file_spans(files, root, max_line_bytes)
     parse = functools.partial(parse_span, tools=tools, max_line_bytes=max_line_bytes)

@@ -305,7 +305,7 @@ def main(
     )
     if not params.allowed_users:
         log.warning("allowed_users is empty: no message can be a target reply")
-    files = input_files(input)
+    files = input_files(input, allow_empty=True)  # no channel and no export: nothing to do
     Path(llm_cache_dir).mkdir(parents=True, exist_ok=True)
     stats = Stats(
         [

@@ -75,11 +75,12 @@ def parse_arguments(raw: str | dict[str, Any]) -> dict[str, Any]:
         raise LineError("invalid_arguments", f"`arguments` is not JSON: {error}") from None
 
 
-def parse_model_response(raw: str) -> ResponseMessage:
+def parse_model_response(raw: str) -> ResponseMessage | None:
+    """The assistant message, or None when the text is not one (the line is kept: see below)."""
     try:
         response = _response_decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise LineError("invalid_model_response", f"`model_response`: {error}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
     if response.choices:
         return response.choices[0].message
     return response
@@ -135,7 +136,20 @@ class ToolsResolver:
         return tools
 
     def resolve(self, entry: ToolLogLine, arguments: dict[str, Any]) -> list[Tool]:
-        names = dict.fromkeys([*(entry.tools_enabled or []), entry.tool_name])
+        """The tools the model was offered, per `tools_enabled` (see `ToolLogLine`).
+
+        `true` is the Go CLI's "tools were offered": the catalog is taken to be
+        that assistant's tool set, so all of it was in play, unless it lacks the
+        called tool: then it is some other assistant's, and the called tool is all
+        we know of (as with no catalog). A list names the tools; `false` or absent
+        leaves only the called tool. A called tool the catalog lacks is inferred.
+        """
+        enabled = entry.tools_enabled
+        if enabled is True:
+            offered = list(self.catalog) if entry.tool_name in self.catalog else []
+        else:
+            offered = enabled or []
+        names = dict.fromkeys([*offered, entry.tool_name])
         tools = [self.catalog[name] for name in names if name in self.catalog]
         if entry.tool_name not in self.catalog:
             inferred = infer_schema(arguments)
@@ -147,6 +161,7 @@ class Converted(msgspec.Struct, gc=False):
     line: bytes  # the encoded conversation, ending in a newline
     unexecuted_calls: int
     reconstructed: bool
+    unreadable_response: bool
 
 
 def to_conversation(entry: ToolLogLine, file: str, line: int, tools: ToolsResolver) -> Converted:
@@ -155,11 +170,14 @@ def to_conversation(entry: ToolLogLine, file: str, line: int, tools: ToolsResolv
     The log's `tool_name`/`arguments` are what actually ran, so they make the
     tool call; `model_response` contributes the assistant's preamble text. Other
     calls in that response have no result in the log and cannot be trained on.
+    A `model_response` that is not JSON of a message (the seed's own example
+    elides it as `[...]`) costs only that preamble, so the line is kept and counted.
     """
     if not entry.tool_name.strip():
         raise LineError("missing_field", "`tool_name` is empty")
     arguments = parse_arguments(entry.arguments)
     response = parse_model_response(entry.model_response) if entry.model_response else None
+    unreadable = response is None and bool(entry.model_response)
     reconstructed = not (entry.user_query and entry.user_query.strip())
     query = reconstructed_query(entry.tool_name, arguments) if reconstructed else entry.user_query
     call = ToolCall(
@@ -186,7 +204,7 @@ def to_conversation(entry: ToolLogLine, file: str, line: int, tools: ToolsResolv
         "toollog",
         messages,
         tools(entry, arguments),
-        Labels(rating=entry.rating, tags=tags),
+        Labels(rating=entry.rating or None, tags=tags),
         Meta(
             file=file,
             line=line,
@@ -195,7 +213,9 @@ def to_conversation(entry: ToolLogLine, file: str, line: int, tools: ToolsResolv
             reconstructed=reconstructed or None,
         ),
     )
-    return Converted(encoded, unexecuted_calls(response, entry.tool_name), reconstructed)
+    return Converted(
+        encoded, unexecuted_calls(response, entry.tool_name), reconstructed, unreadable
+    )
 
 
 def unexecuted_calls(response: ResponseMessage | None, executed: str) -> int:

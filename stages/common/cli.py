@@ -2,7 +2,7 @@
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,34 @@ def _relative(path: str, folder: str) -> str | None:
     return path[len(prefix) :].replace(os.sep, "/") if path.startswith(prefix) else None
 
 
-def input_files(root: str | Path, pattern: str = "*.jsonl") -> list[Path]:
-    """The files of an input: a file itself, or a folder's matching files, sorted by path."""
+def input_files(
+    root: str | Path,
+    patterns: str | Sequence[str] = "*.jsonl",
+    *,
+    what_to_do: str = "point the input at a file, or at a folder that holds such files",
+    allow_empty: bool = False,
+) -> list[Path]:
+    """The files of an input: a file itself, or a folder's files matching any of `patterns`
+    (searched below it too), sorted by path.
+
+    A folder where nothing matches is an error, not an empty dataset: an input
+    pointed at the wrong place or at logs named otherwise would otherwise build
+    nothing and say nothing. `what_to_do` ends that message. `allow_empty` is for
+    a stage reading another stage's output folder, which may rightly be empty.
+    """
     root = Path(root)
     if root.is_file():
         return [root]
     if not root.is_dir():
         raise click.ClickException(f"{root}: no such file or folder")
-    return sorted(p for p in root.rglob(pattern) if p.is_file())
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    files = sorted({p for pattern in patterns for p in root.rglob(pattern) if p.is_file()})
+    if not files and not allow_empty:
+        raise click.ClickException(
+            f"{root}: no file in this folder or below it matches "
+            f"{' or '.join(patterns) or 'an empty list of patterns'}; {what_to_do}"
+        )
+    return files
 
 
 def strict_option(fn: F) -> F:

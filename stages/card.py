@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.params import load_params
 from stages.validation.openai_checks import TARGET_EPOCHS
 
@@ -222,7 +222,7 @@ def render_card(
     return "\n".join(sections)
 
 
-@click.command()
+@stage_command
 @click.option("--export-dir", default="data/export", show_default=True)
 @click.option("--validate-dir", default="data/validate", show_default=True)
 @click.option(

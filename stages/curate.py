@@ -21,7 +21,8 @@ import click
 
 from schemas.conversation import Conversation
 from schemas.reject import Dropped
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
+from stages.common.envname import EnvName
 from stages.common.jsonl import JsonlWriter, read_records
 from stages.common.params import stage_params
 from stages.common.scrub import KINDS, Scrubber, environment_secrets
@@ -64,7 +65,7 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
         yield from read_records(path, Conversation)
 
 
-@click.command()
+@stage_command
 @stage_params("curate", top_level=("max_samples", "seed"))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
@@ -114,6 +115,7 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
 @click.option(
     "--secret-env",
     multiple=True,
+    type=EnvName("curate.secret_env", "OPENAI_API_KEY"),
     default=["DISCORD_API_TOKEN", "OPENAI_API_KEY"],
     show_default=True,
     help="Environment variables whose values are replaced wherever they appear (repeatable).",

@@ -21,11 +21,12 @@ from typing import NamedTuple
 
 import click
 import msgspec
+from click.core import ParameterSource
 
 from schemas.conversation import Conversation, Labels
 from schemas.reject import Dropped
 from stages.annotations import Annotation, apply, load_annotations
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, batches, read_records
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.cli import llm_option
@@ -145,7 +146,7 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
         yield from read_records(path, Conversation)
 
 
-@click.command()
+@stage_command
 @stage_params("enrich")
 @llm_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
@@ -153,7 +154,8 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
     "--annotations",
     default="data/annotations.yaml",
     show_default=True,
-    help="YAML mapping of record id → labels that override any other label.",
+    help="YAML mapping of record id → labels that override any other label. A file named "
+    "here or in params.yaml must exist; only this built-in default may be missing (a warning).",
 )
 @click.option(
     "--derive/--no-derive",
@@ -185,7 +187,8 @@ def main(
     """
     setup_logging("enrich")
     out = Path(out_dir)
-    notes = load_annotations(annotations)
+    source = click.get_current_context().get_parameter_source("annotations")
+    notes = load_annotations(annotations, required=source is not ParameterSource.DEFAULT)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     stats = Stats(
         [

@@ -27,7 +27,7 @@ import msgspec
 from schemas.conversation import Conversation, Message
 from schemas.export import ExportReject, RecordMetadata
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, read_records
 from stages.common.params import stage_params
 from stages.common.stats import json_bytes, read_stats
@@ -203,7 +203,7 @@ def parse_named(values: tuple[str, ...]) -> dict[str, str]:
     return named
 
 
-@click.command()
+@stage_command
 @stage_params("export")
 @click.option("--curated-dir", default="data/curated", show_default=True)
 @click.option(
@@ -248,6 +248,9 @@ def main(
     Example: python -m stages.export --formats openai --formats sharegpt --system-prompt "Be brief."
     """
     setup_logging("export")
+    # Read first: a wrong path costs a second here, not the whole export.
+    sources = {name: read_stats(path) for name, path in parse_named(source_stats).items()}
+    curated = read_stats(curate_stats)
     chosen = sorted(set(formats))
     out = Path(out_dir)
     formats_dir = out / "formats"
@@ -268,8 +271,7 @@ def main(
         if refused:
             log.info("%s refused %s (see %s)", name, dict(sorted(refused.items())), rejects.path)
     write_trainer_configs(out, counts, dataset_name)
-    sources = {name: read_stats(path) for name, path in parse_named(source_stats).items()}
-    stats = summarize(sources, read_stats(curate_stats), exported, counts.to_dict())
+    stats = summarize(sources, curated, exported, counts.to_dict())
     write_bytes_atomic(out / "stats.json", json_bytes(stats))
     click.echo(json.dumps(stats["exported"]), err=True)
 

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import click
 
-from stages.common.cli import input_files, provenance_path, setup_logging, strict_option
+from stages.common.cli import (
+    input_files,
+    provenance_path,
+    setup_logging,
+    stage_command,
+    strict_option,
+)
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter
@@ -21,7 +27,7 @@ from stages.common.stats import Stats
 from stages.journals.markdown import EXAMPLE_TYPES, REJECT_REASONS, parse_journal
 
 
-@click.command()
+@stage_command
 @stage_params("ingest_journals")
 @click.option(
     "--input",

@@ -31,6 +31,7 @@ from stages.common.cli import (
     max_line_bytes_option,
     provenance_path,
     setup_logging,
+    stage_command,
     strict_option,
 )
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
@@ -109,7 +110,7 @@ def file_spans(
             yield path, file, item
 
 
-@click.command()
+@stage_command
 @stage_params("ingest_toollog")
 @click.option(
     "--input",

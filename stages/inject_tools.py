@@ -22,7 +22,7 @@ import click
 
 from schemas.conversation import Conversation, Tool
 from stages.common.catalog import load_catalog
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, batches, read_records
 from stages.common.llm import LLMSettings, LLMStats
 from stages.common.llm.cli import llm_option
@@ -64,7 +64,7 @@ def plan_chunk(
     return Planned([plan(conversation, tools) for conversation in chunk], [], {})
 
 
-@click.command()
+@stage_command
 @stage_params("inject_tools")
 @llm_option
 @click.option(

@@ -18,7 +18,7 @@ import click
 
 from schemas.conversation import Conversation
 from schemas.moderation import Flagged
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, batches, read_records
 from stages.common.llm import LLMSettings, LLMStats, ModerationResult, moderate_all
 from stages.common.llm.cli import llm_option
@@ -50,7 +50,7 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
         yield from read_records(path, Conversation)
 
 
-@click.command()
+@stage_command
 @stage_params("moderate")
 @llm_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))

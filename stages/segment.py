@@ -31,7 +31,13 @@ import msgspec
 from schemas.conversation import Conversation
 from schemas.discord import RawDiscordMessage
 from schemas.reject import Dropped, Reject
-from stages.common.cli import input_files, provenance_path, setup_logging, strict_option
+from stages.common.cli import (
+    input_files,
+    provenance_path,
+    setup_logging,
+    stage_command,
+    strict_option,
+)
 from stages.common.filecache import FileCache
 from stages.common.jsonl import JsonlWriter, iter_lines
 from stages.common.llm import LLMSettings, LLMStats, complete_all
@@ -210,7 +216,7 @@ def refine_file(
     return refined
 
 
-@click.command()
+@stage_command
 @stage_params("segment", top_level=("allowed_users",))
 @llm_option
 @click.option(

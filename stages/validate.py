@@ -27,7 +27,7 @@ import msgspec
 from schemas.export import RecordMetadata
 from schemas.formats import FormatError, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import provenance_path, setup_logging
+from stages.common.cli import provenance_path, setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, Line, iter_lines
 from stages.common.params import stage_params
 from stages.common.stats import json_bytes
@@ -208,7 +208,7 @@ def describe(error: FormatError) -> str:
     )
 
 
-@click.command()
+@stage_command
 @stage_params("validate")
 @click.option("--export-dir", default="data/export", show_default=True)
 @click.option(

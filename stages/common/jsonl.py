@@ -16,6 +16,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
+import click
 import msgspec
 
 from stages.common.atomic import atomic_write
@@ -174,14 +175,23 @@ def part_files(folder: str | Path) -> list[Path]:
 def read_records(path: str | Path, record_type: type[T]) -> Iterator[T]:
     """Records of a JSONL file, or of a folder of parts, that our own stages wrote.
 
-    Any bad line is a bug, so it raises; no line is too long, as a conversation
-    with big tool outputs can outgrow any limit set for inputs.
+    A line that is not such a record means the wrong file was given (raw logs
+    to enrich, say): the run stops with its file and line. No line is too long,
+    as a conversation with big tool outputs can outgrow any limit set for inputs.
     """
     decoder = msgspec.json.Decoder(record_type)
     for file in part_files(path) if Path(path).is_dir() else [Path(path)]:
         for line in iter_lines(file, max_line_bytes=None):
-            if not line.blank:
-                yield decoder.decode(line.data)
+            if line.blank:
+                continue
+            try:
+                record = decoder.decode(line.data)
+            except msgspec.DecodeError as error:
+                raise click.ClickException(
+                    f"{file}:{line.number}: not a {record_type.__name__} record ({error}): "
+                    "give this stage the output of the stage before it"
+                ) from None
+            yield record
 
 
 class JsonlWriter:

@@ -28,8 +28,9 @@ from schemas.conversation import Conversation, Message
 from schemas.export import ExportReject, RecordMetadata
 from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
-from stages.common.jsonl import JsonlWriter, read_records
+from stages.common.jsonl import JsonlWriter, read_records, records_size
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info
@@ -258,12 +259,14 @@ def main(
         shutil.rmtree(formats_dir)
     counts = FormatCounts(chosen)
     exported: dict[str, int] = {}
+    inputs = [Path(curated_dir) / f"{split}.jsonl" for split in SPLITS]
     with (
+        Progress("read", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "records.metadata.jsonl") as metadata,
         JsonlWriter(out / "rejects.jsonl") as rejects,
     ):
-        for split in SPLITS:
-            records = read_records(Path(curated_dir) / f"{split}.jsonl", Conversation)
+        for split, path in zip(SPLITS, inputs, strict=True):
+            records = read_records(path, Conversation, progress)
             exported[split] = export_split(
                 records, split, chosen, system_prompt, formats_dir, metadata, rejects, counts
             )

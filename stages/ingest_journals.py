@@ -22,6 +22,7 @@ from stages.common.cli import (
 )
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
 from stages.common.stats import Stats
 from stages.journals.markdown import EXAMPLE_TYPES, REJECT_REASONS, parse_journal
@@ -61,6 +62,7 @@ def main(input: str, out_dir: str, strict: bool) -> None:
     files = input_files(input, "*.md")
     stats.add("files", len(files))
     with (
+        Progress("parse", total=len(files), unit="journals") as progress,
         JsonlWriter(out / "conversations.jsonl") as writer,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
     ):
@@ -73,6 +75,7 @@ def main(input: str, out_dir: str, strict: bool) -> None:
             for conversation in result.conversations:
                 stats.add(f"examples.{conversation.labels.example_type}")
                 writer.write(conversation)
+            progress.update()
         stats.add("conversations", writer.count)
     stats.write(out / "stats.json")
     click.echo(json.dumps(stats.to_dict()), err=True)

@@ -46,6 +46,7 @@ from stages.common.jsonl import (
 )
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
 from stages.common.stats import Stats
 from stages.toollog import ToolsResolver, to_conversation
@@ -65,6 +66,7 @@ class SpanResult(NamedTuple):
     count: int
     rejects: list[Reject]
     counts: dict[str, int]
+    size: int  # bytes of input the span covered, for the progress bar
 
 
 def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> SpanResult:
@@ -97,7 +99,9 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
         "unexecuted_calls_dropped": dropped,
         "reconstructed": reconstructed,
     }
-    return SpanResult(written, rejects, counts)
+    item = task.item
+    size = item.size if isinstance(item, Oversize) else item.end - item.start
+    return SpanResult(written, rejects, counts, size)
 
 
 def file_spans(
@@ -160,6 +164,7 @@ def main(
     spans = file_spans(files, input, max_line_bytes)
     parse = functools.partial(parse_span, tools=tools, max_line_bytes=max_line_bytes)
     with (
+        Progress("parse", total=sum(path.stat().st_size for path in files), unit="B") as progress,
         atomic_folder(out / "conversations") as parts,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
     ):
@@ -170,6 +175,7 @@ def main(
         for result in ordered_map(parse, tasks, jobs=jobs):
             stats.add("conversations", result.count)
             stats.merge(result.counts)
+            progress.update(result.size)
             for reject in result.rejects:
                 rejects.add(reject)
     stats.write(out / "stats.json")

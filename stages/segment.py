@@ -43,6 +43,7 @@ from stages.common.jsonl import JsonlWriter, iter_lines
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter, excerpt
 from stages.common.stats import Stats
 from stages.discord import refine as refinement
@@ -331,8 +332,10 @@ def main(
         JsonlWriter(out / "conversations.jsonl") as writer,
         JsonlWriter(out / "refine_failures.jsonl") as failures,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
+        Progress("channels", total=len(files), unit="channels") as progress,
     ):
         for path in files:
+            progress.update()
             result, hit = cached_result(Task(path, provenance_path(path, input), params), store)
             from_cache += hit
             stats.merge({k: n for k, n in result.counts.items() if k != "conversations"})

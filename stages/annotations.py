@@ -7,14 +7,17 @@ is untouched. A typo in a field name, a wrong type or an unquoted id that YAML r
 is an error naming the id, never a silently ignored annotation.
 """
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
-import yaml
 
 from schemas.conversation import ExampleType, Labels
+from stages.common.params import read_yaml
+
+log = logging.getLogger("logtune")
 
 UNSET = msgspec.UNSET
 
@@ -30,14 +33,23 @@ class Annotation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     note: str | None = None  # why, for the people who keep the file; not a label
 
 
-def load_annotations(path: str | Path | None) -> dict[str, Annotation]:
-    """Annotations by id from a YAML mapping `id: {field: value}`; an absent file is none."""
-    if path is None or not Path(path).exists():
+def load_annotations(path: str | Path, *, required: bool) -> dict[str, Annotation]:
+    """Annotations by id from a YAML mapping `id: {field: value}`.
+
+    A missing file is an error when the user named it (`required`): a typo in its path would
+    otherwise drop every manual label without a word. The built-in default missing (a run
+    outside the repository, where it is git-tracked) is a warning and no annotations.
+    """
+    if not Path(path).exists():
+        start = f"start an empty one with `echo '{{}}' > {path}`"
+        if required:
+            raise click.ClickException(
+                f"{path}: no such annotations file: fix the path (--annotations, "
+                f"enrich.annotations in params.yaml) or {start}"
+            )
+        log.warning("%s: no annotations file, so no manual labels apply; %s", path, start)
         return {}
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise click.ClickException(f"{path}: not valid YAML: {error}") from error
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise click.ClickException(f"{path}: expected a mapping of record id → labels")
     annotations = {}

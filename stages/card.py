@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.params import load_params
 from stages.common.stats import json_bytes
 from stages.validation.openai_checks import TARGET_EPOCHS
@@ -243,7 +243,7 @@ def headline(stats: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@click.command()
+@stage_command
 @click.option("--export-dir", default="data/export", show_default=True)
 @click.option("--validate-dir", default="data/validate", show_default=True)
 @click.option(

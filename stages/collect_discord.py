@@ -26,7 +26,14 @@ import click
 
 from schemas.discord import RawDiscordMessage
 from schemas.reject import Reject
-from stages.common.cli import input_files, provenance_path, setup_logging, strict_option
+from stages.common.cli import (
+    input_files,
+    provenance_path,
+    setup_logging,
+    stage_command,
+    strict_option,
+)
+from stages.common.envname import EnvName
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter
@@ -222,7 +229,7 @@ def check_allowed_users(speakers: dict[str, set[str]], allowed: set[str]) -> Non
             )
 
 
-@click.command()
+@stage_command
 @stage_params("collect_discord", top_level=("allowed_users", "sources"))
 @click.option("--channels", multiple=True, help="A channel id to read over REST (repeatable).")
 @click.option(
@@ -250,6 +257,7 @@ def check_allowed_users(speakers: dict[str, set[str]], allowed: set[str]) -> Non
 )
 @click.option(
     "--token-env",
+    type=EnvName("collect_discord.token_env", DEFAULT_TOKEN_NAME),
     default=DEFAULT_TOKEN_NAME,
     show_default=True,
     help="NAME of the environment variable holding the bot token.",

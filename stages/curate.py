@@ -14,16 +14,17 @@ a source never reshuffles the others at random.
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from schemas.conversation import Conversation
 from schemas.reject import Dropped
-from stages.common.cli import setup_logging
-from stages.common.jsonl import JsonlWriter, read_records
+from stages.common.cli import setup_logging, stage_command
+from stages.common.envname import EnvName
+from stages.common.jsonl import JsonlWriter, read_all, records_size
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.scrub import KINDS, Scrubber, environment_secrets
 from stages.common.stats import Stats
 from stages.dedupe import dedupe_key
@@ -59,12 +60,7 @@ def choose(
     return set(ranked[:cut]), set(ranked[cut:])
 
 
-def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
-    for path in paths:
-        yield from read_records(path, Conversation)
-
-
-@click.command()
+@stage_command
 @stage_params("curate", top_level=("max_samples", "seed"))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
@@ -114,6 +110,7 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
 @click.option(
     "--secret-env",
     multiple=True,
+    type=EnvName("curate.secret_env", "OPENAI_API_KEY"),
     default=["DISCORD_API_TOKEN", "OPENAI_API_KEY"],
     show_default=True,
     help="Environment variables whose values are replaced wherever they appear (repeatable).",
@@ -149,10 +146,11 @@ def main(
         )
         train, validation = choose(keys, max_samples, validation_fraction)
         with (
+            Progress("pass 2 of 2", total=records_size(inputs), unit="B") as progress,
             JsonlWriter(out / "train.jsonl") as train_out,
             JsonlWriter(out / "validation.jsonl") as validation_out,
         ):
-            for conversation in stream(inputs):
+            for conversation in read_all(inputs, Conversation, progress):
                 if keys.pop(conversation.id, None) is None:
                     continue  # dropped in the first pass, or a repeat of a placed id
                 if conversation.id in train:
@@ -180,17 +178,18 @@ def survivors(
     """First pass: the ids that pass the filters and are not duplicates, with their seeded keys."""
     seen: set[str] = set()
     keys: dict[str, str] = {}
-    for conversation in stream(inputs):
-        stats.add("read")
-        reason = drop_reason(conversation, min_rating=min_rating, drop_unrated=drop_unrated)
-        if reason is None:
-            key = dedupe_key(conversation)
-            reason = "duplicate" if key in seen or conversation.id in keys else None
-            seen.add(key)
-        if reason is None:
-            keys[conversation.id] = selection_key(conversation.id, seed)
-        else:
-            drop(dropped, stats, conversation, reason)
+    with Progress("pass 1 of 2", total=records_size(inputs), unit="B") as progress:
+        for conversation in read_all(inputs, Conversation, progress):
+            stats.add("read")
+            reason = drop_reason(conversation, min_rating=min_rating, drop_unrated=drop_unrated)
+            if reason is None:
+                key = dedupe_key(conversation)
+                reason = "duplicate" if key in seen or conversation.id in keys else None
+                seen.add(key)
+            if reason is None:
+                keys[conversation.id] = selection_key(conversation.id, seed)
+            else:
+                drop(dropped, stats, conversation, reason)
     return keys
 
 

@@ -19,6 +19,8 @@ from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from stages.common.atomic import write_bytes_atomic
+from stages.common.cli import stage_command
+from stages.common.envname import env_name_problem
 from stages.common.params import PARAMS_FILE, load_params
 from stages.discord.rest import (
     DEFAULT_API_BASE,
@@ -84,7 +86,7 @@ def _collect_option(params_file: str, key: str, default: str) -> str:
     return str(section.get(key) or default)
 
 
-@click.command()
+@stage_command
 @click.option(
     "--guild",
     "guilds",
@@ -123,6 +125,9 @@ def main(
     """
     api_base = api_base or _collect_option(params_file, "api_base", DEFAULT_API_BASE)
     token_env = token_env or _collect_option(params_file, "token_env", DEFAULT_TOKEN_NAME)
+    problem = env_name_problem(token_env, "collect_discord.token_env", DEFAULT_TOKEN_NAME)
+    if problem is not None:
+        raise click.ClickException(problem)
     token = os.environ.get(token_env)
     found: list[dict[str, Any]] = []
     for guild in dict.fromkeys(guilds):

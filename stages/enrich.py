@@ -15,21 +15,22 @@ cached, so the next run asks again.
 """
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import click
 import msgspec
+from click.core import ParameterSource
 
 from schemas.conversation import Conversation, Labels
 from schemas.reject import Dropped
 from stages.annotations import Annotation, apply, load_annotations
-from stages.common.cli import setup_logging
-from stages.common.jsonl import JsonlWriter, batches, read_records
+from stages.common.cli import setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.stats import Stats
 from stages.llm_tasks import explain_failure, label
 from stages.llm_tasks.common import TaskError, usable
@@ -140,12 +141,7 @@ def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conver
     return msgspec.structs.replace(record, labels=apply(record.labels, annotation))
 
 
-def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
-    for path in paths:
-        yield from read_records(path, Conversation)
-
-
-@click.command()
+@stage_command
 @stage_params("enrich")
 @llm_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
@@ -153,7 +149,8 @@ def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
     "--annotations",
     default="data/annotations.yaml",
     show_default=True,
-    help="YAML mapping of record id → labels that override any other label.",
+    help="YAML mapping of record id → labels that override any other label. A file named "
+    "here or in params.yaml must exist; only this built-in default may be missing (a warning).",
 )
 @click.option(
     "--derive/--no-derive",
@@ -185,7 +182,8 @@ def main(
     """
     setup_logging("enrich")
     out = Path(out_dir)
-    notes = load_annotations(annotations)
+    source = click.get_current_context().get_parameter_source("annotations")
+    notes = load_annotations(annotations, required=source is not ParameterSource.DEFAULT)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     stats = Stats(
         [
@@ -202,10 +200,11 @@ def main(
     llm_stats = LLMStats()
     matched: set[str] = set()
     with (
+        Progress("read", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "conversations.jsonl") as writer,
         JsonlWriter(out / "failures.jsonl") as failures,
     ):
-        for chunk in batches(stream(inputs), chunk_size):
+        for chunk in batches(read_all(inputs, Conversation, progress), chunk_size):
             stats.add("read", len(chunk))
             enriched = enrich_chunk(chunk, llm, cache_dir, derive=derive, llm_stats=llm_stats)
             stats.merge(enriched.counts)

@@ -27,9 +27,10 @@ import msgspec
 from schemas.conversation import Conversation, Message
 from schemas.export import ExportReject, RecordMetadata
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import setup_logging
-from stages.common.jsonl import JsonlWriter, read_records
+from stages.common.cli import setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, read_records, records_size
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info
@@ -203,7 +204,7 @@ def parse_named(values: tuple[str, ...]) -> dict[str, str]:
     return named
 
 
-@click.command()
+@stage_command
 @stage_params("export")
 @click.option("--curated-dir", default="data/curated", show_default=True)
 @click.option(
@@ -248,6 +249,9 @@ def main(
     Example: python -m stages.export --formats openai --formats sharegpt --system-prompt "Be brief."
     """
     setup_logging("export")
+    # Read first: a wrong path costs a second here, not the whole export.
+    sources = {name: read_stats(path) for name, path in parse_named(source_stats).items()}
+    curated = read_stats(curate_stats)
     chosen = sorted(set(formats))
     out = Path(out_dir)
     formats_dir = out / "formats"
@@ -255,12 +259,14 @@ def main(
         shutil.rmtree(formats_dir)
     counts = FormatCounts(chosen)
     exported: dict[str, int] = {}
+    inputs = [Path(curated_dir) / f"{split}.jsonl" for split in SPLITS]
     with (
+        Progress("read", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "records.metadata.jsonl") as metadata,
         JsonlWriter(out / "rejects.jsonl") as rejects,
     ):
-        for split in SPLITS:
-            records = read_records(Path(curated_dir) / f"{split}.jsonl", Conversation)
+        for split, path in zip(SPLITS, inputs, strict=True):
+            records = read_records(path, Conversation, progress)
             exported[split] = export_split(
                 records, split, chosen, system_prompt, formats_dir, metadata, rejects, counts
             )
@@ -268,8 +274,7 @@ def main(
         if refused:
             log.info("%s refused %s (see %s)", name, dict(sorted(refused.items())), rejects.path)
     write_trainer_configs(out, counts, dataset_name)
-    sources = {name: read_stats(path) for name, path in parse_named(source_stats).items()}
-    stats = summarize(sources, read_stats(curate_stats), exported, counts.to_dict())
+    stats = summarize(sources, curated, exported, counts.to_dict())
     write_bytes_atomic(out / "stats.json", json_bytes(stats))
     click.echo(json.dumps(stats["exported"]), err=True)
 

@@ -31,6 +31,7 @@ from stages.common.cli import (
     max_line_bytes_option,
     provenance_path,
     setup_logging,
+    stage_command,
     strict_option,
 )
 from stages.common.filecache import FileCache, file_sha256
@@ -43,9 +44,16 @@ from stages.common.stats import Stats, json_bytes
 MANIFEST = "days.json"
 
 
-def day_files(folder: Path) -> list[Path]:
+def check_folder(folder: Path) -> None:
     if not folder.is_dir():
-        raise click.ClickException(f"{folder}: no such folder")
+        raise click.ClickException(
+            f"{folder}: no such folder (--input, ingest_botlog.input in params.yaml): "
+            "give the folder of conversations_YYYY-MM-DD.jsonl files"
+        )
+
+
+def day_files(folder: Path) -> list[Path]:
+    check_folder(folder)
     return sorted(p for p in folder.iterdir() if p.is_file() and DAY_FILE.match(p.name))
 
 
@@ -59,6 +67,7 @@ def read_manifest(path: Path) -> dict[str, str]:
 
 
 def show_status(folder: Path, manifest: Path) -> None:
+    check_folder(folder)
     status = day_status(folder, read_manifest(manifest))
     for name in ("parsed", "new", "changed", "ignored"):
         values = getattr(status, name)
@@ -95,7 +104,7 @@ def cache_key_parts(day: Day) -> tuple[object, ...]:
     return ("botlog", PARSER_VERSION, day.file, day.max_line_bytes)
 
 
-@click.command()
+@stage_command
 @stage_params("ingest_botlog", top_level=("sources",))
 @click.option(
     "--input",

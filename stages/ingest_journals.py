@@ -13,16 +13,23 @@ from pathlib import Path
 
 import click
 
-from stages.common.cli import input_files, provenance_path, setup_logging, strict_option
+from stages.common.cli import (
+    input_files,
+    provenance_path,
+    setup_logging,
+    stage_command,
+    strict_option,
+)
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
 from stages.common.sources import source_input, sources_option
 from stages.common.stats import Stats
 from stages.journals.markdown import EXAMPLE_TYPES, REJECT_REASONS, parse_journal
 
 
-@click.command()
+@stage_command
 @stage_params("ingest_journals", top_level=("sources",))
 @click.option(
     "--input",
@@ -58,6 +65,7 @@ def main(input: str, out_dir: str, sources: tuple[str, ...], strict: bool) -> No
     files = input_files(root, "*.md") if root else []
     stats.add("files", len(files))
     with (
+        Progress("parse", total=len(files), unit="journals") as progress,
         JsonlWriter(out / "conversations.jsonl") as writer,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
     ):
@@ -70,6 +78,7 @@ def main(input: str, out_dir: str, sources: tuple[str, ...], strict: bool) -> No
             for conversation in result.conversations:
                 stats.add(f"examples.{conversation.labels.example_type}")
                 writer.write(conversation)
+            progress.update()
         stats.add("conversations", writer.count)
     stats.write(out / "stats.json")
     click.echo(json.dumps(stats.to_dict()), err=True)

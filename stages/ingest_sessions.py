@@ -31,6 +31,7 @@ from stages.common.cli import (
     max_line_bytes_option,
     provenance_path,
     setup_logging,
+    stage_command,
     strict_option,
 )
 from stages.common.jsonl import iter_lines
@@ -88,7 +89,7 @@ def cache_key_parts(task: Task) -> tuple[object, ...]:
     return ("claude_code", PARSER_VERSION, task.file, task.params, task.max_line_bytes)
 
 
-@click.command()
+@stage_command
 @stage_params("ingest_sessions", top_level=("sources",))
 @click.option(
     "--input",

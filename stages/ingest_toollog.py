@@ -32,6 +32,7 @@ from stages.common.cli import (
     max_line_bytes_option,
     provenance_path,
     setup_logging,
+    stage_command,
     strict_option,
 )
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
@@ -46,6 +47,7 @@ from stages.common.jsonl import (
 )
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
 from stages.common.sources import source_input, sources_option
 from stages.common.stats import Stats
@@ -67,6 +69,7 @@ class SpanResult(NamedTuple):
     count: int
     rejects: list[Reject]
     counts: dict[str, int]
+    size: int  # bytes of input the span covered, for the progress bar
 
 
 def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> SpanResult:
@@ -101,7 +104,9 @@ def parse_span(task: Task, *, tools: ToolsResolver, max_line_bytes: int) -> Span
         "reconstructed": reconstructed,
         "unreadable_model_responses": unreadable,
     }
-    return SpanResult(written, rejects, counts)
+    item = task.item
+    size = item.size if isinstance(item, Oversize) else item.end - item.start
+    return SpanResult(written, rejects, counts, size)
 
 
 def file_spans(
@@ -114,7 +119,7 @@ def file_spans(
             yield path, file, item
 
 
-@click.command()
+@stage_command
 @stage_params("ingest_toollog", top_level=("sources",))
 @click.option(
     "--input",
@@ -190,6 +195,7 @@ def main(
     spans = file_spans(files, root, max_line_bytes)
     parse = functools.partial(parse_span, tools=tools, max_line_bytes=max_line_bytes)
     with (
+        Progress("parse", total=sum(path.stat().st_size for path in files), unit="B") as progress,
         atomic_folder(out / "conversations") as parts,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
     ):
@@ -200,6 +206,7 @@ def main(
         for result in ordered_map(parse, tasks, jobs=jobs):
             stats.add("conversations", result.count)
             stats.merge(result.counts)
+            progress.update(result.size)
             for reject in result.rejects:
                 rejects.add(reject)
     stats.write(out / "stats.json")

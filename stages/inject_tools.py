@@ -22,11 +22,12 @@ import click
 
 from schemas.conversation import Conversation, Tool
 from stages.common.catalog import load_catalog
-from stages.common.cli import setup_logging
-from stages.common.jsonl import JsonlWriter, batches, read_records
+from stages.common.cli import setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, batches, read_records, records_size
 from stages.common.llm import LLMSettings, LLMStats
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.stats import Stats
 from stages.discord.llm_planner import Planned, plan_with_llm
 from stages.discord.tool_injection import Planner, apply_injections, heuristic_plan
@@ -64,7 +65,7 @@ def plan_chunk(
     return Planned([plan(conversation, tools) for conversation in chunk], [], {})
 
 
-@click.command()
+@stage_command
 @stage_params("inject_tools")
 @llm_option
 @click.option(
@@ -138,8 +139,9 @@ def main(
     with (
         JsonlWriter(out / "conversations.jsonl") as writer,
         JsonlWriter(out / "planner_failures.jsonl") as failures,
+        Progress("read", total=records_size([input]), unit="B") as progress,
     ):
-        for chunk in batches(read_records(input, Conversation), chunk_size):
+        for chunk in batches(read_records(input, Conversation, progress), chunk_size):
             stats.add("read", len(chunk))
             planned = plan_chunk(planner, chunk, tools, llm, cache_dir, llm_stats)
             stats.merge(planned.counts)

@@ -25,7 +25,7 @@ import msgspec
 
 from schemas.inputs import InputFile, InputPath, StageFingerprint
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.filecache import FileCache
 from stages.common.params import PARAMS_FILE, load_params
 from stages.common.sources import SOURCES, STAGE_INPUTS, check_sources, local_path
@@ -82,7 +82,7 @@ def stage_fingerprint(
     return StageFingerprint(stage=stage, source=source, enabled=True, inputs=inputs)
 
 
-@click.command()
+@stage_command
 @click.option(
     "--params",
     "params_file",

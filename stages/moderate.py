@@ -11,18 +11,18 @@ Moderation fails closed: a conversation whose verdict could not be obtained is n
 """
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from schemas.conversation import Conversation
 from schemas.moderation import Flagged
-from stages.common.cli import setup_logging
-from stages.common.jsonl import JsonlWriter, batches, read_records
+from stages.common.cli import setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
 from stages.common.llm import LLMSettings, LLMStats, ModerationResult, moderate_all
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.stats import Stats
 from stages.llm_tasks.moderation import CATEGORIES, conversation_texts, offline_moderator
 
@@ -45,12 +45,7 @@ def verdict(
     return Flagged(id=conversation.id, categories=flagged, scores=kept, conversation=conversation)
 
 
-def stream(paths: tuple[str, ...]) -> Iterator[Conversation]:
-    for path in paths:
-        yield from read_records(path, Conversation)
-
-
-@click.command()
+@stage_command
 @stage_params("moderate")
 @llm_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
@@ -96,10 +91,11 @@ def main(
         ]
     )
     with (
+        Progress("read", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "conversations.jsonl") as kept,
         JsonlWriter(out / "flagged.jsonl") as flagged,
     ):
-        for chunk in batches(stream(inputs), chunk_size):
+        for chunk in batches(read_all(inputs, Conversation, progress), chunk_size):
             stats.add("read", len(chunk))
             pieces = [conversation_texts(c, max_chars) for c in chunk]
             results, llm_stats = moderate_all(

@@ -31,12 +31,19 @@ import msgspec
 from schemas.conversation import Conversation
 from schemas.discord import RawDiscordMessage
 from schemas.reject import Dropped, Reject
-from stages.common.cli import input_files, provenance_path, setup_logging, strict_option
+from stages.common.cli import (
+    input_files,
+    provenance_path,
+    setup_logging,
+    stage_command,
+    strict_option,
+)
 from stages.common.filecache import FileCache
 from stages.common.jsonl import JsonlWriter, iter_lines
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter, excerpt
 from stages.common.stats import Stats
 from stages.discord import refine as refinement
@@ -210,7 +217,7 @@ def refine_file(
     return refined
 
 
-@click.command()
+@stage_command
 @stage_params("segment", top_level=("allowed_users",))
 @llm_option
 @click.option(
@@ -325,8 +332,10 @@ def main(
         JsonlWriter(out / "conversations.jsonl") as writer,
         JsonlWriter(out / "refine_failures.jsonl") as failures,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
+        Progress("channels", total=len(files), unit="channels") as progress,
     ):
         for path in files:
+            progress.update()
             result, hit = cached_result(Task(path, provenance_path(path, input), params), store)
             from_cache += hit
             stats.merge({k: n for k, n in result.counts.items() if k != "conversations"})

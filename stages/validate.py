@@ -27,9 +27,10 @@ import msgspec
 from schemas.export import RecordMetadata
 from schemas.formats import FormatError, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import provenance_path, setup_logging
+from stages.common.cli import provenance_path, setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, Line, iter_lines
 from stages.common.params import stage_params
+from stages.common.progress import Progress
 from stages.common.stats import json_bytes
 from stages.formats import LINE_SCHEMAS
 from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE, check_openai_file
@@ -142,7 +143,7 @@ class Findings:
         self.openai: dict[str, OpenAIFileReport] = {}
         self.records: list[RecordMetadata] = []
 
-    def check_format(self, folder: Path, ids: LineIds, max_tokens: int) -> None:
+    def check_format(self, folder: Path, ids: LineIds, max_tokens: int, progress: Progress) -> None:
         name = folder.name
         if name not in LINE_SCHEMAS:
             message = f"no line schema for a format named {name!r}"
@@ -162,6 +163,7 @@ class Findings:
                 )
                 if report is not None:
                     self.openai[split] = report
+                progress.update(path.stat().st_size)
             self.errors.extend(found)
             n_errors += len(found)
         self.formats[name] = {"lines": lines, "errors": n_errors}
@@ -186,8 +188,12 @@ def validate_exports(export_dir: Path, max_tokens: int) -> Findings:
     formats_dir = export_dir / "formats"
     if not formats_dir.is_dir():
         raise click.ClickException(f"{formats_dir}: no exports to validate (run the export stage)")
-    for folder in sorted(p for p in formats_dir.iterdir() if p.is_dir()):
-        findings.check_format(folder, ids, max_tokens)
+    folders = sorted(p for p in formats_dir.iterdir() if p.is_dir())
+    files = [folder / f"{split}.jsonl" for folder in folders for split in SPLITS]
+    total = sum(file.stat().st_size for file in files if file.exists())
+    with Progress("check", total=total, unit="B") as progress:
+        for folder in folders:
+            findings.check_format(folder, ids, max_tokens, progress)
     return findings
 
 
@@ -208,7 +214,7 @@ def describe(error: FormatError) -> str:
     )
 
 
-@click.command()
+@stage_command
 @stage_params("validate")
 @click.option("--export-dir", default="data/export", show_default=True)
 @click.option(

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import click
 import msgspec
 import pytest
 
@@ -49,7 +50,7 @@ def test_read_records_reads_a_folder_in_sorted_part_order(tmp_path: Path) -> Non
     assert [r.n for r in read_records(folder / "b.jsonl", Item)] == [3]
 
 
-def test_read_records_still_raises_on_a_bad_line_in_a_part(tmp_path: Path) -> None:
+def test_read_records_stops_at_a_bad_line_in_a_part_naming_it(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text('{"n": 1}\n{"n": "x"}\n')
-    with pytest.raises(msgspec.ValidationError):
+    with pytest.raises(click.ClickException, match=r"a\.jsonl:2: not a Item record"):
         list(read_records(tmp_path, Item))

@@ -1,4 +1,4 @@
-"""What every stage command shares: logging, paths as provenance, the --strict flag."""
+"""What every stage command shares: one-line errors, logging, paths as provenance, --strict."""
 
 import logging
 import os
@@ -9,12 +9,82 @@ from typing import Any
 import click
 
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
+from stages.common.params import PARAMS_KEYS_META
 
 F = Callable[..., Any]
+
+# Loggers of the HTTP stack under the openai client: `httpx2` (the openai 3.x line) or `httpx`
+# log one INFO line per request, a thousand lines in a run that shows a progress bar anyway.
+QUIET_LOGGERS = ("httpx", "httpx2", "openai")
+
+
+class StageCommand(click.Command):
+    """A stage command whose user errors are one line (`Error: ...`, exit 1), never a traceback.
+
+    Errors meant for the user are raised as ClickExceptions where they are found; two kinds
+    come from deeper down and are translated here, once for every stage:
+    - an OSError on a path (a missing input, an out-dir under a file, no permission, a full
+      disk): the message names the path and the option that holds it;
+    - a bad value read from the params file: the message names the file and the key, not an
+      option the user never typed.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as error:
+            keys = ctx.meta.get(PARAMS_KEYS_META) or {}
+            param = error.param
+            if param is None or param.name not in keys:
+                raise
+            if ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT_MAP:
+                raise
+            raise click.ClickException(f"{keys[param.name]}: {error.message}") from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            if error.filename is None:
+                raise
+            raise click.ClickException(path_problem(ctx, error)) from None
+
+
+def path_problem(ctx: click.Context, error: OSError) -> str:
+    """`PATH: reason`, and which option to check when one of them holds the path."""
+    path = os.fsdecode(error.filename)
+    reason = error.strerror or type(error).__name__
+    param = _param_holding(ctx, os.path.abspath(path))
+    hint = f" (check {param.get_error_hint(ctx)})" if param is not None else ""
+    return f"{path}: {reason}{hint}"
+
+
+def _param_holding(ctx: click.Context, path: str) -> click.Parameter | None:
+    """The parameter whose path value is `path` or a folder above it (the deepest one)."""
+    best: tuple[int, click.Parameter] | None = None
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        values: Sequence[object] = value if isinstance(value, (tuple, list)) else (value,)
+        for item in values:
+            if not isinstance(item, (str, Path)) or not str(item):
+                continue
+            root = os.path.abspath(item)
+            if (path == root or _relative(path, root) is not None) and (
+                best is None or len(root) > best[0]
+            ):
+                best = (len(root), param)
+    return best[1] if best else None
+
+
+def stage_command(fn: F) -> click.Command:
+    """`@click.command()` for a stage: its errors are one line (see StageCommand)."""
+    return click.command(cls=StageCommand)(fn)
 
 
 def setup_logging(stage: str) -> None:
     logging.basicConfig(level=logging.INFO, format=f"{stage}: %(message)s", force=True)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def provenance_path(path: str | Path, root: str | Path | None = None) -> str:

@@ -16,9 +16,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
+import click
 import msgspec
 
 from stages.common.atomic import atomic_write
+from stages.common.progress import Progress
 
 DEFAULT_MAX_LINE_BYTES = 8 << 20
 # Lines are copied out of (and written into) buffers this big: one system call serves many
@@ -171,17 +173,49 @@ def part_files(folder: str | Path) -> list[Path]:
     )
 
 
-def read_records(path: str | Path, record_type: type[T]) -> Iterator[T]:
+def record_files(path: str | Path) -> list[Path]:
+    """The files of a stage output: the file itself, or a folder's parts in order."""
+    return part_files(path) if Path(path).is_dir() else [Path(path)]
+
+
+def records_size(paths: Iterable[str | Path]) -> int:
+    """Bytes of the stage outputs at `paths`: the total for a progress bar over reading them."""
+    return sum(file.stat().st_size for path in paths for file in record_files(path))
+
+
+def read_records(
+    path: str | Path, record_type: type[T], progress: Progress | None = None
+) -> Iterator[T]:
     """Records of a JSONL file, or of a folder of parts, that our own stages wrote.
 
-    Any bad line is a bug, so it raises; no line is too long, as a conversation
-    with big tool outputs can outgrow any limit set for inputs.
+    A line that is not such a record means the wrong file was given (raw logs
+    to enrich, say): the run stops with its file and line. No line is too long,
+    as a conversation with big tool outputs can outgrow any limit set for inputs.
+    A `progress` advances by the bytes read (see `records_size`).
     """
     decoder = msgspec.json.Decoder(record_type)
-    for file in part_files(path) if Path(path).is_dir() else [Path(path)]:
+    for file in record_files(path):
         for line in iter_lines(file, max_line_bytes=None):
-            if not line.blank:
-                yield decoder.decode(line.data)
+            if progress is not None:
+                progress.update(len(line.data) + 1)
+            if line.blank:
+                continue
+            try:
+                record = decoder.decode(line.data)
+            except msgspec.DecodeError as error:
+                raise click.ClickException(
+                    f"{file}:{line.number}: not a {record_type.__name__} record ({error}): "
+                    "give this stage the output of the stage before it"
+                ) from None
+            yield record
+
+
+def read_all(
+    paths: Iterable[str | Path], record_type: type[T], progress: Progress | None = None
+) -> Iterator[T]:
+    """The records of several stage outputs, one after the other."""
+    for path in paths:
+        yield from read_records(path, record_type, progress)
 
 
 class JsonlWriter:

@@ -17,14 +17,26 @@ PARAMS_FILE = "params.yaml"
 # which every stage pays at start-up.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PARAMS_META = "logtune.params"  # ctx.meta key: the whole params file, for shared sections
+PARAMS_FILE_META = "logtune.params_file"  # ctx.meta key: the params file's path as given
+PARAMS_KEYS_META = "logtune.params_keys"  # ctx.meta key: option name → `file: section.key`
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's data; a syntax error is one line with the file, line and column."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_LOADER)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what = error.problem or error.context or "syntax error"
+        raise click.ClickException(f"{where}: not valid YAML: {what}") from None
+    except yaml.YAMLError as error:
+        raise click.ClickException(f"{path}: not valid YAML: {error}") from None
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            params = yaml.load(handle, Loader=_LOADER) or {}
-    except yaml.YAMLError as error:
-        raise click.ClickException(f"{path}: not valid YAML: {error}") from error
+    params = read_yaml(path) or {}
     if not isinstance(params, dict):
         raise click.ClickException(f"{path}: expected a mapping of sections at the top level")
     return params
@@ -54,7 +66,12 @@ def stage_params(
             raise click.BadParameter(f"{value} does not exist", param_hint="--params")
         params = load_params(path)
         ctx.meta[PARAMS_META] = params
+        ctx.meta[PARAMS_FILE_META] = value
         defaults = stage_defaults(params, path, section, top_level)
+        ctx.meta[PARAMS_KEYS_META] = {
+            name: f"{value}: {name if name in top_level else f'{section}.{name}'}"
+            for name in defaults
+        }
         known = {p.name for p in ctx.command.params}
         unknown = sorted(set(defaults) - known)
         if unknown:

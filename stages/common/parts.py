@@ -32,6 +32,7 @@ from stages.common.filecache import FileCache, Stamp, file_sha256
 from stages.common.hashing import content_hash
 from stages.common.jsonl import PART_SUFFIX
 from stages.common.parallel import ordered_map
+from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
 from stages.common.stats import Stats
 
@@ -197,12 +198,15 @@ def ingest_parts(
             stamps.append(stamp)
     update = functools.partial(_update, parse_part=parse_part)
     updates = ordered_map(update, stale, jobs=min(jobs, len(stale)))
+    sizes = [Path(job.task.path).stat().st_size for job in stale]
     parsed = 0
-    for job, stamp, updated in zip(stale, stamps, updates, strict=True):
-        if memo is not None and stamp is not None:
-            memo.remember(Path(job.task.path), stamp, updated.sha)
-        parts[job.task.part] = updated.part or job.known
-        parsed += updated.part is not None
+    with Progress("parse", total=sum(sizes), unit="B", enabled=bool(stale)) as progress:
+        for job, stamp, updated, size in zip(stale, stamps, updates, sizes, strict=True):
+            if memo is not None and stamp is not None:
+                memo.remember(Path(job.task.path), stamp, updated.sha)
+            parts[job.task.part] = updated.part or job.known
+            parsed += updated.part is not None
+            progress.update(size)
     if memo is not None:
         memo.save()
     current = {name: part for name, part in sorted(parts.items()) if part is not None}

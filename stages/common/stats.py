@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import click
+
 from stages.common.atomic import write_bytes_atomic
 
 
@@ -53,4 +55,15 @@ def json_bytes(value: Any) -> bytes:
 
 
 def read_stats(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    """A stats file of an earlier stage; a damaged one is a one-line error naming it."""
+    try:
+        stats = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: no such stats file: run its stage first") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(
+            f"{path}: not a stats file ({error}): run its stage again"
+        ) from None
+    if not isinstance(stats, dict):
+        raise click.ClickException(f"{path}: not a stats file (a JSON object): run its stage again")
+    return stats

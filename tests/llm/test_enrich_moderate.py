@@ -49,6 +49,9 @@ def labels_responder(body):
 
 
 def run_enrich(run, workdir: Path, inputs: list[Path], *args: str):
+    annotations = workdir / "annotations.yaml"
+    if not annotations.exists():
+        annotations.write_text("{}\n")
     run(
         enrich.main,
         *map(str, inputs),
@@ -128,6 +131,7 @@ def test_a_killed_run_resumes_with_only_the_missing_requests(workdir, emulator, 
     conversations = [conversation(f"fish {i} shrimp", line=i) for i in range(40)]
     path = write_conversations(workdir / "in.jsonl", conversations)
     command = [sys.executable, "-m", "stages.enrich", str(path), "--no-derive"]
+    (workdir / "none.yaml").write_text("{}\n")
     command += ["--out-dir", "out", "--cache-dir", "cache", "--annotations", "none.yaml"]
     command += llm_args(emulator, "concurrency=2")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -302,6 +306,6 @@ def test_offline_moderation_drops_threats(run, workdir):
 def test_bad_llm_settings_are_a_clear_error(run, workdir):
     path = write_conversations(workdir / "in.jsonl", [conversation("fish")])
     result = run(enrich.main, str(path), "--llm", "mode=turbo", exit_code=2)
-    assert "params llm: Invalid enum value 'turbo' - at `$.mode`" in result.output
+    assert "llm: Invalid enum value 'turbo' - at `$.mode`" in result.output
     result = run(enrich.main, str(path), "--llm", "provider", exit_code=2)
     assert "expected KEY=VALUE" in result.output

@@ -205,7 +205,7 @@ def test_refused_key_stops_the_run_without_showing_it(settings, api_key, openai_
 
 def test_missing_key_variable_is_a_clear_error(settings, tmp_path, monkeypatch):
     monkeypatch.delenv(KEY_ENV)
-    with pytest.raises(LLMConfigError, match=f"{KEY_ENV} is not set"):
+    with pytest.raises(LLMConfigError, match=f"{KEY_ENV} \\(llm.api_key_env\\) is not set"):
         run(settings, [ask("x")], tmp_path)
 
 

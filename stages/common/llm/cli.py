@@ -12,7 +12,7 @@ import click
 import yaml
 
 from stages.common.llm.settings import LLMSettings, LLMSettingsError
-from stages.common.params import PARAMS_META
+from stages.common.params import PARAMS_FILE, PARAMS_FILE_META, PARAMS_META
 
 F = Callable[..., Any]
 
@@ -27,7 +27,11 @@ def _settings(ctx: click.Context, _param: click.Parameter, overrides: tuple[str,
     try:
         return LLMSettings.from_params(values)
     except LLMSettingsError as error:
-        raise click.BadParameter(str(error), param_hint="--llm") from None
+        if overrides:
+            raise click.BadParameter(str(error), param_hint="--llm") from None
+        raise click.ClickException(
+            f"{ctx.meta.get(PARAMS_FILE_META, PARAMS_FILE)}: {error}"
+        ) from None
 
 
 def llm_option(fn: F) -> F:

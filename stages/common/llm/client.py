@@ -23,7 +23,8 @@ def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
     if not key:
         raise LLMConfigError(
             f"llm.provider is 'openai' but the environment variable {settings.api_key_env} "
-            "is not set: export it, or run with llm.provider=offline"
+            f"(llm.api_key_env) is not set: `export {settings.api_key_env}=<your key>`, "
+            "or run with llm.provider=offline"
         )
     return openai.AsyncOpenAI(
         api_key=key,

@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import NamedTuple
 
+import click
 import openai
 
 from stages.common.llm.settings import LLMSettings
@@ -13,8 +14,11 @@ from stages.common.llm.settings import LLMSettings
 RETRY_AFTER_CAP = 600.0
 
 
-class LLMConfigError(RuntimeError):
-    """A failure no retry can fix (bad key, unknown model, no quota): stop the run."""
+class LLMConfigError(click.ClickException):
+    """A failure no retry can fix (bad key, unknown model, no quota): stop the run.
+
+    A ClickException, because the user fixes it, not the code: a stage prints its one-line
+    message and exits 1, from however deep in the event loop it was raised."""
 
 
 class Failure(NamedTuple):

@@ -4,7 +4,6 @@ response cache, bounded concurrency, retries, reply validation, counters and a p
 import asyncio
 import json
 import random
-import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any, TypeVar
 
 import msgspec
 import openai
-from tqdm import tqdm
 
 from stages.common.llm.batch import run_batch
 from stages.common.llm.cache import ResponseCache
@@ -33,6 +31,7 @@ from stages.common.llm.retry import LLMConfigError, backoff_delay, classify
 from stages.common.llm.settings import LLMSettings
 from stages.common.llm.stats import LLMStats
 from stages.common.llm.validate import check_reply
+from stages.common.progress import Progress
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -253,14 +252,11 @@ class OpenAIProvider:
 
     # plumbing
 
-    def _progress(self, total: int, desc: str) -> tqdm:
-        return tqdm(
-            total=total,
-            desc=desc,
-            unit="req",
-            file=sys.stderr,
-            disable=not self.settings.progress,
-            mininterval=1.0,
+    def _progress(self, total: int, desc: str) -> Progress:
+        """Requests done of this call: a bar that goes when the call ends (the stage's own
+        progress stays), or a heartbeat line in a log while the call runs long."""
+        return Progress(
+            desc, total=total, unit="requests", enabled=self.settings.progress, leave=False
         )
 
     async def _gather(self, coroutines: list[Awaitable[T]], on_done: Callable[[T], object]) -> None:

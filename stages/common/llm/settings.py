@@ -4,6 +4,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from stages.common.envname import env_name_problem
+
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -42,8 +44,14 @@ class LLMSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> "LLMSettings":
-        """Build from the `llm` mapping of params.yaml; unknown or mistyped keys are errors."""
+        """Build from the `llm` mapping of params.yaml; unknown or mistyped keys are errors.
+        A key pasted into `api_key_env` is refused before any message could show it."""
+        name = (params or {}).get("api_key_env")
+        if isinstance(name, str):
+            problem = env_name_problem(name, "llm.api_key_env", "OPENAI_API_KEY")
+            if problem is not None:
+                raise LLMSettingsError(problem)
         try:
             return msgspec.convert(params or {}, cls)
         except msgspec.ValidationError as exc:
-            raise LLMSettingsError(f"params llm: {exc}") from None
+            raise LLMSettingsError(f"llm: {exc}") from None

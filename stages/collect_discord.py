@@ -289,8 +289,10 @@ def main(
 ) -> None:
     """Collect Discord history over REST and from DiscordChatExporter files, one JSONL a channel.
 
+    The bot token is read from the environment variable that `--token-env` names.
+
     Example: python -m stages.collect_discord --channels 1180000000000000200
-    --earliest 2024-01-01 --max-messages 5000   (with the token in DISCORD_API_TOKEN)
+    --earliest 2024-01-01 --max-messages 5000
     """
     setup_logging("collect_discord")
     out = Path(out_dir)

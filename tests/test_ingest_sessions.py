@@ -273,7 +273,7 @@ def test_help_documents_every_option() -> None:
     assert result.exit_code == 0
     for option in ["--split", "--thinking", "--include-tools", "--exclude-tools", "--cache-dir"]:
         assert option in result.output
-    assert "Example: python -m stages.ingest_sessions" in result.output
+    assert "Example:\n    python -m stages.ingest_sessions" in result.output
 
 
 def test_bundled_samples_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,6 @@
 """What every stage command shares: one-line errors, logging, paths as provenance, --strict."""
 
+import inspect
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -27,9 +28,14 @@ class StageCommand(click.Command):
       disk): the message names the path and the option that holds it;
     - a bad value read from the params file: the message names the file and the key, not an
       option the user never typed.
+
+    Its --help shows the defaults params.yaml gives, and the example ending the docstring as
+    commands to copy, one per line, never rewrapped.
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if any(arg in ctx.help_option_names for arg in args):
+            self._load_params_for_help(ctx, args)
         try:
             return super().parse_args(ctx, args)
         except click.BadParameter as error:
@@ -41,6 +47,36 @@ class StageCommand(click.Command):
                 raise
             raise click.ClickException(f"{keys[param.name]}: {error.message}") from None
 
+    def _load_params_for_help(self, ctx: click.Context, args: list[str]) -> None:
+        """--help is handled before --params is read: read it first, so the defaults shown
+        are the ones a run would use."""
+        option = next((p for p in self.params if p.name == "params_file"), None)
+        if option is None or option.callback is None:
+            return
+        value = option.default
+        for i, arg in enumerate(args):
+            if arg == "--params" and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith("--params="):
+                value = arg.partition("=")[2]
+        if isinstance(value, str) and Path(value).is_file():
+            option.callback(ctx, option, value)
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        text = inspect.cleandoc(self.help or "")
+        description, _, example = text.partition("Example:")
+        if description.strip():
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(description.strip())
+        commands = example_commands(example)
+        if commands:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text("Example:")
+                for line in commands:
+                    formatter.write(f"{' ' * (formatter.current_indent + 2)}{line}\n")
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -48,6 +84,12 @@ class StageCommand(click.Command):
             if error.filename is None:
                 raise
             raise click.ClickException(path_problem(ctx, error)) from None
+
+
+def example_commands(example: str) -> list[str]:
+    """A docstring's example as shell lines: a continued command ends in ` \\`."""
+    lines = [line.strip() for line in example.strip().splitlines() if line.strip()]
+    return [f"{line} \\" for line in lines[:-1]] + lines[-1:]
 
 
 def path_problem(ctx: click.Context, error: OSError) -> str:

@@ -59,6 +59,9 @@ class Labels(Record):
     reasoning: str | None = None
     problem: str | None = None
     root_cause: str | None = None
+    # What the assistant should have said or called instead of its problem turn (a hand
+    # label); stages/formats/contract.py trains it in that turn's place.
+    correction: Message | None = None
 
 
 class Meta(Record):

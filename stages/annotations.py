@@ -14,12 +14,38 @@ from typing import Any
 import click
 import msgspec
 
-from schemas.conversation import ExampleType, Labels
+from schemas.conversation import ExampleType, FunctionCall, Labels, Message, ToolCall
 from stages.common.params import read_yaml
 
 log = logging.getLogger("logtune")
 
 UNSET = msgspec.UNSET
+
+
+class CorrectionCall(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class CorrectionSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A correction written as a message: text, calls, or both (arguments as an object)."""
+
+    content: str | None = None
+    tool_calls: list[CorrectionCall] | None = None
+
+    def message(self) -> Message:
+        calls = [
+            ToolCall(
+                id=f"call_{n}",
+                function=FunctionCall(name=call.name, arguments=_compact(call.arguments)),
+            )
+            for n, call in enumerate(self.tool_calls or (), start=1)
+        ]
+        return Message(role="assistant", content=self.content, tool_calls=calls or None)
+
+
+def _compact(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 class Annotation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -30,6 +56,9 @@ class Annotation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reasoning: str | msgspec.UnsetType | None = UNSET
     problem: str | msgspec.UnsetType | None = UNSET
     root_cause: str | msgspec.UnsetType | None = UNSET
+    # The reply (text) or the message (content and/or tool_calls) the problem turn should
+    # have been; see docs/contract.md.
+    correction: str | CorrectionSpec | msgspec.UnsetType | None = UNSET
     note: str | None = None  # why, for the people who keep the file; not a label
 
 
@@ -72,4 +101,9 @@ def apply(labels: Labels, annotation: Annotation) -> Labels:
         for field in Labels.__struct_fields__
         if getattr(annotation, field) is not UNSET
     }
+    correction = changes.get("correction")
+    if isinstance(correction, str):
+        changes["correction"] = Message(role="assistant", content=correction)
+    elif isinstance(correction, CorrectionSpec):
+        changes["correction"] = correction.message()
     return msgspec.structs.replace(labels, **changes)

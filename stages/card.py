@@ -161,16 +161,24 @@ def limits_section(stats: dict[str, Any], metrics: dict[str, Any]) -> str:
         limits.append(
             f"{metrics['errors_total']} validation errors: see `data/validate/errors.jsonl`."
         )
+    uncorrected = formats.get("openai", {}).get("refused", {}).get("negative_without_correction")
+    if uncorrected:
+        limits.append(
+            f"{uncorrected} negative example(s) have no correction and train in no SFT format: "
+            "add a `correction` in data/annotations.yaml (docs/contract.md)."
+        )
     unmaskable = [
         n
         for n in UNMASKABLE
-        if formats.get(n, {}).get("refused", {}).get("rejected_turn_unmaskable")
+        if {"context_turn_unmaskable", "wrong_turn_unmaskable"}
+        & set(formats.get(n, {}).get("refused", {}))
     ]
     if unmaskable:
         limits.append(
-            "Conversations with a bad assistant turn (negative, code_correction) are left out of "
+            "Conversations with an assistant turn that must not train (context, or a wrong "
+            "turn nothing fixed) are left out of "
             + ", ".join(f"`{n}`" for n in unmaskable)
-            + ", which cannot mask a turn; `openai`, `axolotl_chat` and `preference` keep them."
+            + ", which cannot mask a turn; `openai` and `axolotl_chat` keep them, masked."
         )
     limits += [text for name, text in sorted(FORMAT_LIMITS.items()) if name in formats]
     limits.append("Token counts are for o200k_base (GPT-4o and later); other tokenizers differ.")

@@ -40,7 +40,7 @@ def lone_negative(text: str) -> Conversation:
     messages = [Message(role="user", content=text), Message(role="assistant", content="Sure!")]
     return Conversation(
         id=messages_id(messages),
-        source="journal",
+        source="botlog",
         messages=messages,
         labels=Labels(example_type="negative"),
     )

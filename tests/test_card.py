@@ -52,9 +52,10 @@ def test_card_reports_sources_filters_formats_tokens_and_limits(run, workdir: Pa
     assert "Rejected input by reason: invalid_json 3." in text
     assert "| `curate.min_rating` | 4 |" in text and "| `max_samples` | 25 |" in text
     assert "Exact duplicates dropped: 1. Filtered out: rating_below_min 2." in text
-    assert "| journal | 1 | 0 | 1 |" in text and "| negative | 1 | 0 | 1 |" in text
+    assert "| botlog | 2 | 0 | 2 |" in text and "| negative | 1 | 0 | 1 |" in text
     assert (
-        "| `openai` | `formats/openai/{train,validation}.jsonl` | 3 | 1 | nothing_to_learn 1 | 0 |"
+        "| `openai` | `formats/openai/{train,validation}.jsonl` | 3 | 1 "
+        "| negative_without_correction 1 | 0 |"
         in text
     )
     train = metrics["tokens"]["train"]
@@ -62,7 +63,7 @@ def test_card_reports_sources_filters_formats_tokens_and_limits(run, workdir: Pa
     assert "| train | " + " | ".join(map(str, row)) + " |" in text
     assert f"Training tokens per epoch: {train['total']}; OpenAI's default epoch count" in text
     assert "- Only 3 OpenAI training examples: OpenAI needs at least 10." in text
-    assert "`chatml`, `harmony`, `qwen`, `sharegpt`, which cannot mask a turn" in text
+    assert "- 1 negative example(s) have no correction and train in no SFT format" in text
 
 
 def test_headline_figures_are_few_flat_numbers(run, workdir: Path) -> None:

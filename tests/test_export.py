@@ -135,16 +135,11 @@ def test_refusals_go_to_rejects_with_id_and_reason(run, workdir: Path) -> None:
     rejects = read_jsonl(out / "rejects.jsonl")
     negative = TRAIN[2].id
     by_format = {r["format"]: r["reason"] for r in rejects if r["id"] == negative}
-    assert by_format == {
-        "alpaca": "rejected_turn_unmaskable",
-        "axolotl_chat": "nothing_to_learn",
-        "chatml": "rejected_turn_unmaskable",
-        "harmony": "rejected_turn_unmaskable",
-        "openai": "nothing_to_learn",
-        "preference": "no_correction",
-        "qwen": "rejected_turn_unmaskable",
-        "sharegpt": "rejected_turn_unmaskable",
-    }
+    sft = dict.fromkeys(
+        ("alpaca", "axolotl_chat", "chatml", "harmony", "openai", "qwen", "sharegpt"),
+        "negative_without_correction",
+    )
+    assert by_format == {**sft, "preference": "no_correction"}
     assert {(r["split"], r["index"]) for r in rejects if r["id"] == negative} == {("train", 2)}
     stats = json.loads((out / "stats.json").read_text())["formats"]
     refused = sum(1 for r in rejects if r["format"] == "preference")
@@ -164,7 +159,7 @@ def test_stats_sum_up_the_run(run, workdir: Path) -> None:
         "formats": {
             "openai": {
                 "lines": {"train": 3, "validation": 1},
-                "refused": {"nothing_to_learn": 1},
+                "refused": {"negative_without_correction": 1},
                 "refused_total": 1,
             },
             "unified": {

@@ -12,6 +12,7 @@ from schemas.conversation import Conversation, Message
 from stages import export, validate
 from stages.formats import LINE_SCHEMAS
 from stages.formats.chatml import parse_chatml, renumber_calls
+from stages.formats.contract import clean_conversation, plan
 from stages.formats.qwen import DEFAULT_SYSTEM, parse_qwen
 from stages.validation.schema_checks import SCHEMA_DIR
 from tests.formats import conversations as c
@@ -19,6 +20,8 @@ from tests.records import write_conversations
 
 TRAIN = [*c.ALL, c.LONE_NEGATIVE]
 VALIDATION = [c.PARALLEL, c.TOOL_ERROR]
+# What the formats without a per-turn mask carry: the records with a clean view.
+UNMASKED = [conv for conv in [*TRAIN, *VALIDATION] if plan(conv).clean is not None]
 
 
 def invoke(command, *args: str) -> None:
@@ -86,21 +89,22 @@ def test_jsonschema_passes_on_every_line(out: Path) -> None:
 
 def test_openai_harmony_renders_and_parses_every_harmony_line(out: Path) -> None:
     pairs = placed(out, "harmony")
-    assert len(pairs) == len([*c.CLEAN, *VALIDATION])
+    assert len(pairs) == len(UNMASKED)
     for conv, row in pairs:
         got = c.parse_harmony(row["text"], conv.tools)
         assert got == [{k: m.get(k) for k in c.HARMONY_KEYS} for m in row["messages"]]
-        assert sum(m["role"] == "user" for m in got) == sum(m.role == "user" for m in conv.messages)
+        shown = clean_conversation(conv).messages
+        assert sum(m["role"] == "user" for m in got) == sum(m.role == "user" for m in shown)
 
 
 def test_chatml_and_qwen_text_round_trip_to_the_curated_messages(out: Path) -> None:
     chatml = placed(out, "chatml")
-    assert len(chatml) == len([*c.CLEAN, *VALIDATION])
+    assert len(chatml) == len(UNMASKED)
     for conv, row in chatml:
-        assert parse_chatml(row["text"]) == renumber_calls(conv.messages)
+        assert parse_chatml(row["text"]) == renumber_calls(clean_conversation(conv).messages)
     for conv, row in placed(out, "qwen"):
         messages, tools = parse_qwen(row["text"])
-        expected = renumber_calls(conv.messages)
+        expected = renumber_calls(clean_conversation(conv).messages)
         if conv.messages[0].role != "system":
             expected = [Message(role="system", content=DEFAULT_SYSTEM), *expected]
         assert messages == expected
@@ -121,9 +125,9 @@ def test_hugging_face_datasets_loads_every_jsonl_export(
         for p in (out / "formats").rglob("*.jsonl")
         if not p.stat().st_size
     )
-    # No validation conversation is single-turn or has a bad turn: alpaca and preference
-    # have nothing there, and trainers cannot load an empty file (the configs skip it).
-    assert empty == ["alpaca/validation.jsonl", "preference/validation.jsonl"]
+    # No validation conversation is single-turn: alpaca has nothing there, and trainers
+    # cannot load an empty file (the configs skip it).
+    assert empty == ["alpaca/validation.jsonl"]
     for folder in sorted((out / "formats").iterdir()):
         files = {p.stem: str(p) for p in sorted(folder.glob("*.jsonl")) if p.stat().st_size}
         splits = datasets.load_dataset("json", data_files=files, cache_dir=str(tmp_path / "c"))
@@ -137,7 +141,16 @@ def test_hugging_face_datasets_loads_every_jsonl_export(
 
 def test_preference_rows_keep_the_bad_and_the_corrected_turn(out: Path) -> None:
     rows = {row["id"]: row for row in lines(out / "formats" / "preference" / "train.jsonl")}
-    assert sorted(rows) == sorted([c.NEGATIVE.id, c.CODE_CORRECTION.id])
+    assert sorted(rows) == sorted([c.NEGATIVE.id, c.CODE_CORRECTION.id, c.TOOL_ERROR.id])
+    retry = rows[c.TOOL_ERROR.id]
+    assert retry["rejected"][0]["tool_calls"][0]["function"]["arguments"]["limit"] == "ten"
+    assert retry["chosen"][0]["tool_calls"][0]["function"]["arguments"]["limit"] == 10
+    assert retry["prompt"] == [{"role": "user", "content": "Search for timeouts, ten of them"}]
+    pushed_back = rows[c.NEGATIVE.id]
+    assert "rm -rf /" in pushed_back["rejected"][0]["tool_calls"][0]["function"]["arguments"]["cmd"]
+    assert pushed_back["chosen"][0]["tool_calls"][0]["function"]["arguments"]["cmd"] == (
+        "rm -rf ./build"
+    )
     fix = rows[c.CODE_CORRECTION.id]
     assert fix["rejected"][0]["content"] == "def add(a, b): return a - b"
     assert fix["chosen"][0]["content"] == "def add(a, b): return a + b"

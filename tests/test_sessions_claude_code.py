@@ -437,3 +437,29 @@ def test_output_is_deterministic() -> None:
     encode = msgspec.json.encode
     for name in ["basic.jsonl", "traps.jsonl", "sidechain_inline.jsonl"]:
         assert encode(parse(name, split="turn")) == encode(parse(name, split="turn"))
+
+
+def test_an_unanswered_turn_opens_the_next_one_in_turn_mode() -> None:
+    def record(n: int, kind: str, content: Any, **extra: Any) -> Line:
+        body = {"type": kind, "uuid": f"u{n}", "message": {"content": content}, **extra}
+        return Line(n, json.dumps(body).encode())
+
+    api_error = {"model": "<synthetic>", "content": [{"type": "text", "text": "API Error: 529"}]}
+    lines = [
+        record(1, "user", "summarise the log"),
+        Line(
+            2,
+            json.dumps(
+                {"type": "assistant", "uuid": "u2", "isApiErrorMessage": True, "message": api_error}
+            ).encode(),
+        ),
+        record(3, "user", "try again"),
+        record(4, "assistant", [{"type": "text", "text": "The log shows two restarts."}]),
+        record(5, "user", "thanks, bye"),
+    ]
+    result = parse_transcript(lines, "f", SessionParams(split="turn"))
+    assert [c["messages"] for c in plain(result)] == [
+        [user("summarise the log"), user("try again"), assistant("The log shows two restarts.")]
+    ]
+    assert result.counts["folded.unanswered_turns"] == 1
+    assert result.counts["dropped.no_reply"] == 1  # the last prompt, which nothing answers

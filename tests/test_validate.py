@@ -116,7 +116,7 @@ def test_plot_files_count_sources_types_and_lengths(run, workdir, exported) -> N
     run_validate(run)
     plots = workdir / "val" / "plots"
     assert (plots / "sources.csv").read_text() == (
-        "source,train,validation,examples\nbotlog,1,0,1\njournal,1,0,1\ntoollog,2,1,3\n"
+        "source,train,validation,examples\nbotlog,2,0,2\ntoollog,2,1,3\n"
     )
     assert (plots / "example_types.csv").read_text() == (
         "example_type,train,validation,examples\nnegative,1,0,1\nunlabelled,3,1,4\n"

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.conversation import Conversation, FunctionCall, Labels, Message, ToolCall
+from schemas.conversation import Conversation, FunctionCall, Message, ToolCall
 
 SECRET_PATTERNS: dict[str, str] = {
     "private_key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
@@ -114,14 +114,12 @@ class Scrubber:
         return msgspec.structs.replace(
             conversation,
             messages=[self.message(m) for m in conversation.messages],
-            labels=Labels(
-                example_type=labels.example_type,
-                quality_score=labels.quality_score,
-                rating=labels.rating,
-                tags=labels.tags,
+            labels=msgspec.structs.replace(
+                labels,
                 reasoning=self.text(labels.reasoning),
                 problem=self.text(labels.problem),
                 root_cause=self.text(labels.root_cause),
+                correction=labels.correction and self.message(labels.correction),
             ),
         )
 

@@ -4,7 +4,8 @@ chat_template rows keep the OpenAI message shape. Tool arguments and tool
 parameters are JSON text: Axolotl's chat_template strategy json-loads both before
 applying the template (so the template still sees objects), and JSON text keeps
 the Arrow column type the same on every row however the arguments vary. A
-rejected turn gets `train: false`, read through `message_field_training: train`.
+turn that is not a training target (stages/formats/contract.py) gets `train: false`, read
+through `message_field_training: train`.
 """
 
 from schemas.conversation import Conversation, Message
@@ -17,13 +18,8 @@ from schemas.formats import (
     StringTool,
     StringToolCall,
 )
-from stages.formats.common import (
-    Unexportable,
-    arguments_object,
-    compact_json,
-    refuse_rejected,
-    weighted_messages,
-)
+from stages.formats.common import Unexportable, arguments_object, compact_json
+from stages.formats.contract import clean_conversation, trained_messages
 
 
 def _message(m: Message) -> AxolotlMessage:
@@ -47,9 +43,7 @@ def _message(m: Message) -> AxolotlMessage:
 
 
 def to_axolotl_chat(conv: Conversation) -> list[AxolotlChatRow]:
-    messages = [_message(m) for m in weighted_messages(conv)]
-    if not any(m.role == "assistant" and m.train is None for m in messages):
-        raise Unexportable("nothing_to_learn", "every assistant turn is rejected")
+    messages = [_message(m) for m in trained_messages(conv)]
     tools = [
         StringTool(
             function=StringFunctionDef(
@@ -65,7 +59,7 @@ def to_axolotl_chat(conv: Conversation) -> list[AxolotlChatRow]:
 
 def to_alpaca(conv: Conversation) -> list[AlpacaRow]:
     """One user request and one plain answer; anything else is not an instruction pair."""
-    refuse_rejected(conv, "alpaca")
+    conv = clean_conversation(conv)
     system = ""
     messages = conv.messages
     if messages and messages[0].role == "system":

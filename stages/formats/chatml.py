@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 from schemas.conversation import Conversation, FunctionCall, Message, ToolCall
 from schemas.formats import TextLine
-from stages.formats.common import Unexportable, arguments_object, refuse_rejected
+from stages.formats.common import Unexportable, arguments_object
+from stages.formats.contract import clean_conversation
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -49,7 +50,7 @@ def check_text(conv: Conversation) -> None:
 
 
 def to_chatml(conv: Conversation) -> list[TextLine]:
-    refuse_rejected(conv, "chatml")
+    conv = clean_conversation(conv)
     check_text(conv)
     parts = []
     for m in conv.messages:

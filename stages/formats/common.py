@@ -1,13 +1,9 @@
-"""What every format needs: the learn/don't-learn rule, argument decoding, refusals."""
+"""What every format needs: argument decoding, tool definitions, refusals."""
 
 import json
 from typing import Any
 
-import msgspec
-
-from schemas.conversation import Conversation, Message, Tool
-
-UNLEARNED_TYPES = frozenset({"negative", "code_correction"})
+from schemas.conversation import Tool
 
 
 class Unexportable(Exception):
@@ -17,39 +13,6 @@ class Unexportable(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-def rejected_turns(conv: Conversation) -> frozenset[int]:
-    """Indices of the assistant messages that must not be learned.
-
-    The rule: an assistant message with `weight: 0` is rejected. When no message says
-    so and the conversation is labelled `negative` or `code_correction`, the first
-    assistant turn is the bad attempt (what the later turns correct); a negative
-    example with a single assistant turn has nothing to learn at all.
-    """
-    assistants = [i for i, m in enumerate(conv.messages) if m.role == "assistant"]
-    marked = frozenset(i for i in assistants if conv.messages[i].weight == 0)
-    if marked or conv.labels.example_type not in UNLEARNED_TYPES or not assistants:
-        return marked
-    return frozenset(assistants[:1])
-
-
-def weighted_messages(conv: Conversation) -> list[Message]:
-    """The messages with `weight: 0` on rejected turns and no weight anywhere else."""
-    rejected = rejected_turns(conv)
-    return [
-        msgspec.structs.replace(m, weight=0 if i in rejected else None)
-        for i, m in enumerate(conv.messages)
-    ]
-
-
-def refuse_rejected(conv: Conversation, fmt: str) -> None:
-    """Formats with no per-turn mask would teach a bad turn: they leave it out."""
-    if rejected_turns(conv):
-        raise Unexportable(
-            "rejected_turn_unmaskable",
-            f"{fmt} cannot mask a rejected assistant turn; see the preference export",
-        )
 
 
 def arguments_object(name: str, arguments: str) -> dict[str, Any]:

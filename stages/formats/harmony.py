@@ -15,7 +15,8 @@ import openai_harmony as oh
 
 from schemas.conversation import Conversation, Message
 from schemas.formats import HarmonyLine, HarmonyMessage
-from stages.formats.common import Unexportable, compact_json, function_dicts, refuse_rejected
+from stages.formats.common import Unexportable, compact_json, function_dicts
+from stages.formats.contract import clean_conversation
 from stages.formats.vocab import ensure_encodings_base
 
 JSON_CONTENT = "<|constrain|>json"
@@ -99,7 +100,7 @@ def _developer(instructions: str, conv: Conversation) -> oh.Message:
 
 
 def to_harmony(conv: Conversation) -> list[HarmonyLine]:
-    refuse_rejected(conv, "harmony")
+    conv = clean_conversation(conv)
     first = conv.messages[0] if conv.messages else None
     instructions = (first.content or "") if first and first.role == "system" else ""
     messages = _structured(conv)

@@ -1,15 +1,16 @@
 """OpenAI chat fine-tuning lines: messages, tools, parallel_tool_calls, per-turn weight.
 
 Arguments stay JSON strings and tool content a string, as OpenAI requires.
-Rejected turns (see `common.rejected_turns`) carry `weight: 0`: they stay in the
-context the model sees but are not learned. A line whose every assistant turn is
-rejected teaches nothing and is refused. `parallel_tool_calls` is written when the
-line has tools: true when some turn makes several calls.
+Assistant turns that are not training targets (stages/formats/contract.py) carry
+`weight: 0`: they stay in the context the model sees but are not learned.
+`parallel_tool_calls` is written when the line has tools: true when some turn makes
+several calls.
 """
 
 from schemas.conversation import Conversation, Message
 from schemas.export import OpenAIChatExample
-from stages.formats.common import Unexportable, arguments_object, weighted_messages
+from stages.formats.common import arguments_object
+from stages.formats.contract import trained_messages
 
 
 def _openai_message(message: Message) -> Message:
@@ -22,9 +23,7 @@ def _openai_message(message: Message) -> Message:
 
 
 def to_openai_chat(conv: Conversation) -> list[OpenAIChatExample]:
-    messages = [_openai_message(m) for m in weighted_messages(conv)]
-    if not any(m.role == "assistant" and m.weight != 0 for m in messages):
-        raise Unexportable("nothing_to_learn", "every assistant turn is rejected")
+    messages = [_openai_message(m) for m in trained_messages(conv)]
     tools = conv.tools or None
     parallel = any(len(m.tool_calls or []) > 1 for m in messages) if tools else None
     return [OpenAIChatExample(messages=messages, tools=tools, parallel_tool_calls=parallel)]

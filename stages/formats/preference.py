@@ -1,14 +1,15 @@
-"""Preference pairs in TRL's conversational form, from negative and correction examples.
+"""Preference pairs in TRL's conversational form: a wrong turn and its correction.
 
-A pair needs a rejected turn (see `common.rejected_turns`) and a correction: the
-first learned assistant turn after it. The prompt is every message before the
-rejected turn; `rejected` and `chosen` are those two assistant messages. Tool
-arguments are objects, which is what `apply_chat_template` renders.
+stages/formats/contract.py decides the pair: `prompt` is every message before the wrong
+turn, `chosen` its correction (an annotation's, a successful retry, the corrected code),
+`rejected` the wrong turn. Records without both are refused. Tool arguments are objects,
+which is what `apply_chat_template` renders.
 """
 
 from schemas.conversation import Conversation, Message
 from schemas.formats import ChatMessage, ObjectFunctionCall, ObjectToolCall, PreferenceRow
-from stages.formats.common import Unexportable, arguments_object, rejected_turns
+from stages.formats.common import arguments_object
+from stages.formats.contract import preference_pair
 
 
 def chat_message(m: Message) -> ChatMessage:
@@ -31,24 +32,12 @@ def chat_message(m: Message) -> ChatMessage:
 
 
 def to_preference(conv: Conversation) -> list[PreferenceRow]:
-    rejected = sorted(rejected_turns(conv))
-    if not rejected:
-        raise Unexportable("no_rejected_turn", "no assistant turn is marked as bad")
-    bad = rejected[0]
-    later = [
-        i
-        for i, m in enumerate(conv.messages)
-        if i > bad and m.role == "assistant" and i not in rejected
-    ]
-    if not later:
-        raise Unexportable("no_correction", "no learned assistant turn follows the bad one")
-    if not any(m.role == "user" for m in conv.messages[:bad]):
-        raise Unexportable("no_prompt", "the bad turn answers no user message")
+    pair = preference_pair(conv)
     return [
         PreferenceRow(
             id=conv.id,
-            prompt=[chat_message(m) for m in conv.messages[:bad]],
-            chosen=[chat_message(conv.messages[later[0]])],
-            rejected=[chat_message(conv.messages[bad])],
+            prompt=[chat_message(m) for m in pair.prompt],
+            chosen=[chat_message(pair.chosen)],
+            rejected=[chat_message(pair.rejected)],
         )
     ]

@@ -22,7 +22,8 @@ from stages.formats.chatml import (
     tool_call_block,
     turns,
 )
-from stages.formats.common import refuse_rejected, tool_dicts
+from stages.formats.common import tool_dicts
+from stages.formats.contract import clean_conversation
 
 DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 TOOLS_HEAD = (
@@ -69,7 +70,7 @@ def render_qwen(messages: list[Message], tools: list[dict[str, Any]]) -> str:
 
 
 def to_qwen(conv: Conversation) -> list[TextLine]:
-    refuse_rejected(conv, "qwen")
+    conv = clean_conversation(conv)
     check_text(conv)
     return [TextLine(text=render_qwen(conv.messages, tool_dicts(conv.tools)))]
 

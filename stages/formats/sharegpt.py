@@ -6,7 +6,8 @@ JSON list of them for parallel calls; arguments are objects (LLaMA-Factory
 re-encodes them). Consecutive tool results are one `observation`, joined the way
 LLaMA-Factory's own OpenAI converter joins them. `system` and `tools` (JSON text)
 are columns. Preamble text beside a call cannot be carried by a function_call value
-and is dropped; consecutive same-side turns are joined with a blank line.
+and is dropped; consecutive same-side turns are joined with a blank line. A turn out of
+LLaMA-Factory's order ends the example (see `in_order`).
 """
 
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 from schemas.conversation import Conversation, Message
 from schemas.formats import ShareGPTRow, ShareGPTTurn
 from stages.formats.chatml import call_object
-from stages.formats.common import Unexportable, compact_json, function_dicts, refuse_rejected
+from stages.formats.common import Unexportable, compact_json, function_dicts
+from stages.formats.contract import clean_conversation
 
 OBSERVATION_JOIN = "\n</tool_response>\n<tool_response>\n"
 TAGS = {
@@ -56,19 +58,25 @@ def _merge(turns: list[ShareGPTTurn]) -> list[ShareGPTTurn]:
     return out
 
 
+def in_order(turns: list[ShareGPTTurn]) -> list[ShareGPTTurn]:
+    """The longest prefix LLaMA-Factory reads: human/observation and gpt/function_call
+    alternate and the last turn is the model's. A prompt that follows tool results with no
+    reply between (the user interrupted) ends the example there."""
+    for i, t in enumerate(turns):
+        expected = ("human", "observation") if i % 2 == 0 else ("gpt", "function_call")
+        if t.from_ not in expected:
+            turns = turns[:i]
+            break
+    return turns[: len(turns) - len(turns) % 2]
+
+
 def to_sharegpt(conv: Conversation) -> list[ShareGPTRow]:
-    refuse_rejected(conv, "sharegpt")
+    conv = clean_conversation(conv)
     messages = conv.messages
     system = ""
     if messages and messages[0].role == "system":
         system, messages = messages[0].content or "", messages[1:]
-    turns = _merge([_turn(m) for m in messages if m.role != "system"])
-    for i, t in enumerate(turns):
-        expected = ("human", "observation") if i % 2 == 0 else ("gpt", "function_call")
-        if t.from_ not in expected:
-            raise Unexportable("sharegpt_order", f"turn {i} is {t.from_}, expected {expected}")
-    if len(turns) % 2:
-        turns = turns[:-1]
+    turns = in_order(_merge([_turn(m) for m in messages if m.role != "system"]))
     if not turns:
         raise Unexportable("nothing_to_learn", "no assistant turn")
     return [

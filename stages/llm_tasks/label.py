@@ -9,6 +9,7 @@ import msgspec
 
 from schemas.conversation import Conversation, ExampleType
 from stages.common.llm import ChatRequest
+from stages.common.tool_results import failure_message
 from stages.llm_tasks.common import (
     TaskError,
     parse_json_reply,
@@ -16,7 +17,7 @@ from stages.llm_tasks.common import (
     strict_object,
     task_request,
 )
-from stages.llm_tasks.tool_failures import failure_message, find_failures
+from stages.llm_tasks.tool_failures import find_failures
 
 EXAMPLE_TYPES = ("direct_execution", "reasoning_chain", "negative", "code_correction")
 TAGS = {

@@ -1,20 +1,13 @@
 """Finding failed tool calls in a conversation, and the later call that corrected one.
 
-A tool result is a failure when it is a JSON object with a truthy `error` or a `status` of
-error/failed/failure, or text that opens with Error, Exception, Traceback, Failed or Fatal.
-A user refusing a call is not a failure of the call. A correction is a later call of the same
-tool, with other arguments, whose result is not a failure.
+What counts as a failed result is stages/common/tool_results.py's rule. A correction is a
+later call of the same tool, with other arguments, whose result is not a failure.
 """
 
-import json
-import re
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from schemas.conversation import Conversation, Message, ToolCall
-
-FAILED_STATUSES = {"error", "failed", "failure", "fail"}
-_FAILED_TEXT = re.compile(r"^\s*(error|exception|traceback|failed|fatal)\b", re.IGNORECASE)
-MAX_ERROR_CHARS = 300
+from stages.common.tool_results import failure_message
 
 
 class ToolFailure(NamedTuple):
@@ -22,32 +15,6 @@ class ToolFailure(NamedTuple):
     call: ToolCall
     error: str
     fix: ToolCall | None  # the later call that succeeded, if any
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def failure_message(content: str | None) -> str | None:
-    """The error a tool result reports, or None when the result is not a failure."""
-    text = content or ""
-    value = _json_object(text)
-    if value is not None:
-        status = value.get("status")
-        failed = bool(value.get("error")) or (
-            isinstance(status, str) and status.lower() in FAILED_STATUSES
-        )
-        if not failed:
-            return None
-        message = value.get("message") or value.get("error") or status
-        return str(message)[:MAX_ERROR_CHARS]
-    if _FAILED_TEXT.match(text):
-        return text.strip().splitlines()[0][:MAX_ERROR_CHARS]
-    return None
 
 
 def _results(messages: list[Message]) -> dict[str, str | None]:

@@ -52,11 +52,12 @@ from schemas.reject import Reject
 from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line
+from stages.common.tool_results import refused_by_user
 from stages.common.tool_schema import JsonSchema, infer_schema, merge_schemas
 from stages.sessions.messages import ToolFilter, normalize
 
 # Bump when the same input lines would give different output: it keys the per-file cache.
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 Split = Literal["whole", "turn"]
 Thinking = Literal["drop", "keep"]
@@ -96,10 +97,10 @@ COUNT_KEYS = (
     "dropped.empty_assistant",
     "dropped.leading_message",
     "dropped.no_reply",
+    "folded.unanswered_turns",
 )
 REJECT_REASONS = DECODE_REASONS
 INTERRUPT_PREFIX = "[Request interrupted by user"
-REFUSAL_PREFIX = "The user doesn't want to proceed with this tool use"
 IMAGE_PLACEHOLDER = "[image]"
 
 _type_decoder = msgspec.json.Decoder(RecordType)
@@ -387,11 +388,23 @@ class _Assembler:
         counts["tool_results.orphan"] += sum(1 for i in self.results if i not in called)
 
     def conversations(self) -> Iterator[bytes]:
-        """Each conversation of the thread, encoded as its JSONL line."""
+        """Each conversation of the thread, encoded as its JSONL line.
+
+        A turn that got no reply (an API error, an interrupt) opens the next turn instead of
+        vanishing: "try again" keeps the request it refers to.
+        """
+        pending: list[_Item] = []
+        unanswered = 0
         for segment in _segments(self.thread, self.params.split):
-            conversation = self._conversation(segment)
-            if conversation is not None:
-                yield conversation
+            conversation = self._conversation([*pending, *segment])
+            if conversation is None:
+                pending.extend(segment)
+                unanswered += 1
+                continue
+            self.counts["folded.unanswered_turns"] += unanswered
+            pending, unanswered = [], 0
+            yield conversation
+        self.counts["dropped.no_reply"] += min(unanswered, 1)
 
     def _conversation(self, segment: list[_Item]) -> bytes | None:
         tags: set[str] = {"subagent"} if self.thread.sidechain else set()
@@ -405,7 +418,6 @@ class _Assembler:
                 tags.add("interrupted")
         messages = normalize(raw, self.counts)
         if not any(m.role == "assistant" for m in messages):
-            self.counts["dropped.no_reply"] += 1
             return None
         self.counts["conversations"] += 1
         stamps = [i.timestamp for i in segment if i.timestamp]
@@ -449,7 +461,7 @@ class _Assembler:
             if result.is_error:
                 self.counts["tool_results.error"] += 1
                 tags.add("tool_error")
-                if result.text.startswith(REFUSAL_PREFIX):
+                if refused_by_user(result.text):
                     tags.add("tool_rejected")
         text = "\n\n".join(reply.texts)
         if self.params.thinking == "keep" and reply.thinking:

@@ -121,7 +121,7 @@ NEGATIVE = conversation(
         Message(role="tool", tool_call_id="n2", content=""),
         Message(role="assistant", content="Removed ./build."),
     ],
-    source="journal",
+    source="session",
     tools=[RUN],
     labels=Labels(example_type="negative", problem="deleted the root", root_cause="no path check"),
 )
@@ -134,7 +134,7 @@ CODE_CORRECTION = conversation(
         Message(role="user", content="add(1, 2) returned -1"),
         Message(role="assistant", content="def add(a, b): return a + b"),
     ],
-    source="journal",
+    source="session",
     labels=Labels(example_type="code_correction", reasoning="sign error"),
 )
 
@@ -143,7 +143,7 @@ LONE_NEGATIVE = conversation(
         Message(role="user", content="Delete prod"),
         Message(role="assistant", content="Deleting prod now."),
     ],
-    source="journal",
+    source="session",
     labels=Labels(example_type="negative"),
 )
 

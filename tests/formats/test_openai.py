@@ -6,7 +6,8 @@ import tiktoken
 from bpe_openai.registry import o200k_base
 from tiktoken.load import load_tiktoken_bpe
 
-from stages.formats.common import Unexportable, rejected_turns
+from stages.formats.common import Unexportable
+from stages.formats.contract import wrong_turns
 from stages.formats.openai_chat import to_openai_chat
 from stages.formats.vocab import ensure_encodings_base
 from stages.validation.openai_checks import check_openai_file, count_tokens, default_epochs
@@ -37,7 +38,7 @@ def test_bad_turn_of_a_negative_example_has_weight_zero_and_only_it():
 
 
 def test_explicit_weight_marks_the_bad_turn_of_a_code_correction():
-    assert rejected_turns(c.CODE_CORRECTION) == {2}
+    assert wrong_turns(c.CODE_CORRECTION) == ({2: "first_attempt"}, {2: 4})
     line = exported(c.CODE_CORRECTION)
     assert line["messages"][2]["weight"] == 0 and "weight" not in line["messages"][4]
 
@@ -49,10 +50,10 @@ def test_tool_name_is_dropped_from_tool_messages_and_parallel_flag_follows_calls
     assert "parallel_tool_calls" not in exported(c.PLAIN)
 
 
-def test_a_negative_example_with_nothing_to_learn_is_refused():
+def test_a_negative_example_without_a_correction_is_refused():
     with pytest.raises(Unexportable) as err:
         to_openai_chat(c.LONE_NEGATIVE)
-    assert err.value.reason == "nothing_to_learn"
+    assert err.value.reason == "negative_without_correction"
 
 
 def test_every_export_passes_the_checks():

@@ -45,6 +45,14 @@ def test_lock_was_compiled_with_every_extra() -> None:
 def test_readme_and_ci_install_from_the_lock() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    install = 'pip install -c constraints.txt -e ".[test]"'
+    install = 'pip install -c constraints.txt -e ".[test,train]"'
     assert install in readme
     assert install in ci
+
+
+def test_torch_is_the_cpu_build_with_no_cuda_libraries() -> None:
+    """The registry's default torch pulls gigabytes of CUDA wheels; the check runs on CPU."""
+    pins = pinned()
+    assert pins["torch"].endswith("+cpu")
+    gpu = [name for name in pins if name.startswith(("nvidia-", "cuda-")) or name == "triton"]
+    assert gpu == []

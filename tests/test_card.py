@@ -55,8 +55,7 @@ def test_card_reports_sources_filters_formats_tokens_and_limits(run, workdir: Pa
     assert "| botlog | 2 | 0 | 2 |" in text and "| negative | 1 | 0 | 1 |" in text
     assert (
         "| `openai` | `formats/openai/{train,validation}.jsonl` | 3 | 1 "
-        "| negative_without_correction 1 | 0 |"
-        in text
+        "| negative_without_correction 1 | 0 |" in text
     )
     train = metrics["tokens"]["train"]
     row = [train[k] for k in ("examples", "total", "min", "mean", "p50", "p90", "max")]

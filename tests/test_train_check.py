@@ -1,6 +1,7 @@
 """The trainer check: TRL's SFT and DPO trainers really run on export files, and the tokens
 that receive loss are exactly the export's targets (assistant turns without `weight: 0`)."""
 
+import itertools
 import json
 import math
 import shlex
@@ -17,6 +18,7 @@ import yaml
 from schemas.conversation import Labels, Meta
 from schemas.export import RecordMetadata
 from stages import train_check
+from stages.common.tool_results import failure_message
 from stages.training.tiny_model import END
 from stages.training.trainers import run_dpo, run_sft
 from tests.conftest import read_jsonl
@@ -248,3 +250,52 @@ def test_dpo_on_the_bundled_samples_has_a_finite_loss(sample_export: Path) -> No
     assert all(math.isfinite(loss) for loss in dpo.losses)
     rows = read_jsonl(sample_export / "formats" / "preference" / "train.jsonl")
     assert [pair.id for pair in dpo.pairs] == [row["id"] for row in rows]
+
+
+FALSE_CLAIM = (
+    "75ef88706cb05bf1"  # "sell 100 lobsters": the tool failed, the reply says "Sold them all!"
+)
+
+
+def test_the_trainer_never_learns_the_false_claim_and_learns_its_correction(
+    sample_export: Path,
+) -> None:
+    spans = run_sft(sample_export, steps=2).by_id()[FALSE_CLAIM].spans
+    learned = "".join(spans)
+    assert "Sold them all!" not in learned
+    assert "only have 27 raw lobsters" in learned
+    assert any("ge_sell" in span for span in spans)  # the call itself was right
+
+
+def test_journal_lessons_are_trained_in_the_openai_export(sample_export: Path) -> None:
+    metadata = read_jsonl(sample_export / "records.metadata.jsonl")
+    journal = [r for r in metadata if r["source"] == "journal" and r["split"] == "train"]
+    assert journal and all("openai" in r["lines"] for r in journal)
+    by_id = run_sft(sample_export, steps=1).by_id()
+    kinds = {r["labels"].get("example_type") for r in journal}
+    assert {"negative", "code_correction", "reasoning_chain"} <= kinds
+    assert all(by_id[r["id"]].loss_tokens > 0 for r in journal)
+
+
+def test_no_sample_pair_prefers_what_followed_a_failed_tool_result(sample_export: Path) -> None:
+    curated = {
+        record["id"]: record
+        for split in ("train", "validation")
+        for record in read_jsonl(sample_export.parent / "curated" / f"{split}.jsonl")
+    }
+    rows = [
+        row
+        for split in ("train", "validation")
+        for row in read_jsonl(sample_export / "formats" / "preference" / f"{split}.jsonl")
+    ]
+    assert rows
+    for row in rows:
+        messages = curated[row["id"]]["messages"]
+        after_failure = [
+            m.get("content")
+            for before, m in itertools.pairwise(messages)
+            if before["role"] == "tool" and failure_message(before["content"]) is not None
+        ]
+        assert row["chosen"][0].get("content") not in after_failure, row["id"]
+    false_claim = next(row for row in rows if row["id"] == FALSE_CLAIM)
+    assert false_claim["rejected"][0]["content"] == "Sold them all!"

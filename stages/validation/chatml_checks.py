@@ -12,7 +12,7 @@ every later role is misread, so the first is the one to fix.
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from stages.formats.chatml import IM_END, IM_START
@@ -120,53 +120,63 @@ def check_tools(turn: Turn) -> Iterator[Finding]:
             yield Finding(f"{turn.at}.tools[{k}]", "bad_tools", "not a function definition")
 
 
-def _answers(turn: Turn, pending: int, count: int) -> Iterator[Finding]:
-    if count > pending:
-        yield Finding(turn.at, "tool_without_call", f"{count} result(s) for {pending} call(s)")
+def _walk(
+    text: str,
+    roles: frozenset[str],
+    check_turn: Callable[[Turn], Iterator[Finding]],
+    results: Callable[[Turn], int | None],
+) -> Iterator[Finding]:
+    """The findings of every turn; `results(turn)` is how many tool results a turn is (None
+    for a turn that is not a result), each of which must answer a call of the turn before."""
+    pending = 0
+    assistant = False
+    for turn in turns(text):
+        if isinstance(turn, Finding):
+            yield turn
+            return
+        if turn.role not in roles:
+            yield Finding(
+                f"{turn.at}.role", "unknown_role", f"{turn.role!r} is not a role this format writes"
+            )
+            pending = 0
+            continue
+        yield from check_turn(turn)
+        count = results(turn)
+        if count is not None:
+            if count > pending:
+                message = f"{count} result(s) for {pending} call(s)"
+                yield Finding(turn.at, "tool_without_call", message)
+            pending = max(0, pending - count)
+            continue
+        assistant = assistant or turn.role == "assistant"
+        pending = n_calls(turn) if turn.role == "assistant" else 0
+    if not assistant:
+        yield Finding("text", "no_assistant_turn", "no assistant turn to learn")
+
+
+def _chatml_turn(turn: Turn) -> Iterator[Finding]:
+    if turn.role == "assistant":
+        yield from check_calls(turn)
+
+
+def _qwen_turn(turn: Turn) -> Iterator[Finding]:
+    if turn.index == 0 and turn.role != "system":
+        yield Finding(f"{turn.at}.role", "missing_system", "Qwen's first turn is the system")
+    if RESPONSE_TAG in turn.body and _qwen_results(turn) is None:
+        yield Finding(turn.at, "misplaced_tool_response", "<tool_response> outside a result")
+    elif turn.role == "assistant":
+        yield from check_calls(turn)
+    elif turn.index == 0:
+        yield from check_tools(turn)
+
+
+def _qwen_results(turn: Turn) -> int | None:
+    return responses(turn) if turn.role == "user" else None
 
 
 def check_chatml(row: dict[str, Any]) -> Iterator[Finding]:
-    pending = assistants = 0
-    for turn in turns(row["text"]):
-        if isinstance(turn, Finding):
-            yield turn
-            return
-        if turn.role not in CHATML_ROLES:
-            yield Finding(f"{turn.at}.role", "unknown_role", f"{turn.role!r} is not a ChatML role")
-        elif turn.role == "tool":
-            yield from _answers(turn, pending, 1)
-            pending = max(0, pending - 1)
-            continue
-        elif turn.role == "assistant":
-            assistants += 1
-            yield from check_calls(turn)
-            pending = n_calls(turn)
-            continue
-        pending = 0
-    if not assistants:
-        yield Finding("text", "no_assistant_turn", "no assistant turn to learn")
+    return _walk(row["text"], CHATML_ROLES, _chatml_turn, lambda t: 1 if t.role == "tool" else None)
 
 
 def check_qwen(row: dict[str, Any]) -> Iterator[Finding]:
-    pending = assistants = 0
-    for turn in turns(row["text"]):
-        if isinstance(turn, Finding):
-            yield turn
-            return
-        count = responses(turn) if turn.role == "user" else None
-        if turn.index == 0 and turn.role != "system":
-            yield Finding(f"{turn.at}.role", "missing_system", "Qwen's first turn is the system")
-        if turn.role not in QWEN_ROLES:
-            yield Finding(f"{turn.at}.role", "unknown_role", f"{turn.role!r} is not a Qwen role")
-        elif count is not None:
-            yield from _answers(turn, pending, count)
-        elif RESPONSE_TAG in turn.body:
-            yield Finding(turn.at, "misplaced_tool_response", "<tool_response> outside a result")
-        elif turn.role == "assistant":
-            assistants += 1
-            yield from check_calls(turn)
-        elif turn.index == 0:
-            yield from check_tools(turn)
-        pending = n_calls(turn) if turn.role == "assistant" else 0
-    if not assistants:
-        yield Finding("text", "no_assistant_turn", "no assistant turn to learn")
+    return _walk(row["text"], QWEN_ROLES, _qwen_turn, _qwen_results)

@@ -127,13 +127,26 @@ class PreferenceRow(Record):
     rejected: list[ChatMessage]
 
 
-class FormatError(Record):
-    """One problem in one exported line: where it is, which record, which field, why."""
+class FormatError(Record, kw_only=True):
+    """One problem in one exported line: which format, where it is, which record, which
+    field, why. `format` is empty only for the export's metadata file, which has none."""
 
+    format: str = ""
     file: str
     line: int
     record_id: str
     field: str
+    reason: str
+    message: str
+
+
+class FormatWarning(Record, kw_only=True):
+    """An export file or format with no line: loadable by no trainer, and probably not
+    what the run meant to produce. `split` is empty when a whole format is empty."""
+
+    format: str
+    split: str = ""
+    file: str
     reason: str
     message: str
 

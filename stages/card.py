@@ -128,6 +128,20 @@ def formats_section(stats: dict[str, Any], metrics: dict[str, Any]) -> str:
     )
 
 
+def warnings_section(metrics: dict[str, Any]) -> str:
+    """Empty splits and formats, which validate counts as warnings: no trainer loads them."""
+    warnings = metrics.get("warning_list", [])
+    if not warnings:
+        return "## Warnings\n\nNone: every format has lines in every split.\n"
+    lines = [f"- `{w['file']}`: {w['reason']}, {w['message']}.\n" for w in warnings]
+    return (
+        "## Warnings\n\n"
+        + "".join(lines)
+        + "\nAn empty file has no entry in `axolotl.yaml` or `dataset_info.json`; "
+        + "`validate.fail_on_empty` turns these into a failed run.\n"
+    )
+
+
 def tokens_section(metrics: dict[str, Any]) -> str:
     if "tokens" not in metrics:
         return "## Token statistics\n\nNot counted: the `openai` format was not exported.\n"
@@ -190,14 +204,24 @@ def usage_section(stats: dict[str, Any]) -> str:
     lines = []
     if "openai" in formats:
         lines.append("OpenAI: upload `formats/openai/train.jsonl` (and `validation.jsonl`).")
-    if "axolotl_chat" in formats or "alpaca" in formats:
-        lines.append(
-            "Axolotl: paste `axolotl.yaml` (`datasets:` and `test_datasets:`) into your config."
+    alpaca = "alpaca" in formats
+    if "axolotl_chat" in formats or alpaca:
+        note = (
+            " (alpaca: a commented-out alternative)" if alpaca and "axolotl_chat" in formats else ""
         )
-    if "sharegpt" in formats or "alpaca" in formats:
         lines.append(
-            "LLaMA-Factory: `dataset_dir` = this folder, `dataset` = a name from "
-            "`dataset_info.json`."
+            "Axolotl: paste `axolotl.yaml` (`datasets:` and `test_datasets:`) into your config; "
+            f"it lists each record once{note}."
+        )
+    if "sharegpt" in formats or alpaca:
+        note = (
+            " (`_alpaca` is a subset of `_sharegpt`: never both)"
+            if alpaca and "sharegpt" in formats
+            else ""
+        )
+        lines.append(
+            "LLaMA-Factory: `dataset_dir` = this folder, `dataset` = one name from "
+            f"`dataset_info.json`{note}."
         )
     if "preference" in formats:
         lines.append('TRL: `load_dataset("json", data_files="formats/preference/train.jsonl")`.')
@@ -218,7 +242,8 @@ def render_card(
         f"{exported.get('total', 0)} conversations ({exported.get('train', 0)} train, "
         f"{exported.get('validation', 0)} validation); sources: "
         f"{', '.join(sorted(stats.get('sources', {}))) or 'none'}; formats: "
-        f"{len(stats.get('formats', {}))}; validation errors: {metrics.get('errors_total', 0)}.\n"
+        f"{len(stats.get('formats', {}))}; validation errors: {metrics.get('errors_total', 0)}; "
+        f"warnings: {metrics.get('warnings_total', 0)}.\n"
     )
     sections = [
         head,
@@ -226,6 +251,7 @@ def render_card(
         filters_section(stats, params),
         examples_section(sources, types),
         formats_section(stats, metrics),
+        warnings_section(metrics),
         tokens_section(metrics),
         usage_section(stats),
         limits_section(stats, metrics),
@@ -248,6 +274,7 @@ def headline(stats: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
         "rejected": stats.get("rejected_total", 0),
         "dropped": stats.get("deduplicated", 0) + sum(stats.get("filtered", {}).values()),
         "errors": metrics.get("errors_total", 0),
+        "warnings": metrics.get("warnings_total", 0),
     }
 
 

@@ -1,18 +1,22 @@
-"""validate: every export line checked by schema and OpenAI's rules; token metrics and plots.
+"""validate: every export line checked by schema and by its consumer; token metrics and plots.
 
 Reads:  <export-dir>/formats/<format>/{train,validation}.jsonl, <export-dir>/records.metadata.jsonl
-Writes: metrics.json (DVC metrics), errors.jsonl (one FormatError per problem),
+Writes: metrics.json (error and warning counts, the warnings themselves, tokens, cost),
+        errors.jsonl (one FormatError per problem),
         plots/{token_lengths,sources,example_types}.csv (DVC plots).
-Params: validate.max_tokens_per_example, validate.fail_on_error.
+Params: validate.max_tokens_per_example, validate.fail_on_error, validate.fail_on_empty.
 
-Every line of every format is checked against `schemas/<line schema>.schema.json`;
-the OpenAI files also go through the fine-tuning checks with exact o200k token
-counts, which give the per-split token statistics and the training cost estimate.
-Every error names file, line, record id (from the metadata) and field. A bad line
-never stops the checking: all files are read and every output is written, then,
-with `fail_on_error`, the stage exits 1 with the first error and the count, so
-`dvc repro` stops before the dataset card is written. `--no-fail-on-error` keeps
-the pipeline going and leaves the verdict to the `errors_total` metric.
+Every line of every format is checked against `schemas/<line schema>.schema.json`,
+then by its consumer's rules (`stages/validation/consumers.py`: ChatML and Qwen turns
+read back, Harmony parsed by openai-harmony, ShareGPT as LLaMA-Factory reads it,
+alpaca, preference pairs); the OpenAI files go through the fine-tuning checks with
+exact o200k token counts, which give the per-split token statistics and the training
+cost estimate. Every error names format, file, line, record id (from the metadata) and
+field. An empty file or format is a warning. A bad line never stops the checking: all
+files are read and every output is written, then, with `fail_on_error`, the stage exits
+1 with the first error and the count, so `dvc repro` stops before the dataset card is
+written; `fail_on_empty` does the same for warnings. `--no-fail-on-error` keeps the
+pipeline going and leaves the verdict to the `errors_total` metric.
 """
 
 import logging
@@ -25,7 +29,7 @@ import click
 import msgspec
 
 from schemas.export import RecordMetadata
-from schemas.formats import FormatError, OpenAIFileReport
+from schemas.formats import FormatError, FormatWarning, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import provenance_path, setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, Line, iter_lines
@@ -33,6 +37,8 @@ from stages.common.params import stage_params
 from stages.common.progress import Progress
 from stages.common.stats import json_bytes
 from stages.formats import LINE_SCHEMAS
+from stages.validation.consumers import CONSUMER_CHECKS
+from stages.validation.empty import empty_warnings
 from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE, check_openai_file
 from stages.validation.schema_checks import check_lines, format_error
 from stages.validation.summary import (
@@ -99,11 +105,15 @@ class Counted:
 def check_file(
     path: Path, name: str, ids: dict[int, str], max_tokens: int
 ) -> tuple[int, list[FormatError], OpenAIFileReport | None]:
-    """Lines, errors and (for the OpenAI format) the OpenAI report of one export file."""
+    """Lines, errors and (for the OpenAI format) the OpenAI report of one export file;
+    every error names the format."""
     file = provenance_path(path)
     # Exports are our own output: no line is too long (a conversation can outgrow any input limit).
     lines = Counted(iter_lines(path, max_line_bytes=None))
-    errors = list(check_lines(lines, file=file, schema_name=LINE_SCHEMAS[name], ids=ids))
+    consumer = CONSUMER_CHECKS.get(name)
+    errors = list(
+        check_lines(lines, file=file, schema_name=LINE_SCHEMAS[name], ids=ids, consumer=consumer)
+    )
     n_lines = lines.count
     errors.extend(check_parallel(file, n_lines, ids))
     report = None
@@ -113,7 +123,7 @@ def check_file(
         lines = ((line.number, line.data) for line in iter_lines(path, max_line_bytes=None))
         report = check_openai_file(lines, file=file, ids=in_order, max_tokens=max_tokens)
         errors.extend(report.errors)
-    return n_lines, errors, report
+    return n_lines, [msgspec.structs.replace(e, format=name) for e in errors], report
 
 
 def openai_metrics(reports: dict[str, OpenAIFileReport]) -> dict[str, Any]:
@@ -135,10 +145,12 @@ def openai_metrics(reports: dict[str, OpenAIFileReport]) -> dict[str, Any]:
 
 
 class Findings:
-    """What checking the exports found: errors, lines per format, OpenAI reports, metadata."""
+    """What checking the exports found: errors, warnings, lines per format, OpenAI reports,
+    metadata."""
 
     def __init__(self) -> None:
         self.errors: list[FormatError] = []
+        self.warnings: list[FormatWarning] = []
         self.formats: dict[str, dict[str, Any]] = {}
         self.openai: dict[str, OpenAIFileReport] = {}
         self.records: list[RecordMetadata] = []
@@ -147,16 +159,16 @@ class Findings:
         name = folder.name
         if name not in LINE_SCHEMAS:
             message = f"no line schema for a format named {name!r}"
-            self.errors.append(
-                format_error(provenance_path(folder), 0, "", "$", "unknown_format", message)
-            )
+            error = format_error(provenance_path(folder), 0, "", "$", "unknown_format", message)
+            self.errors.append(msgspec.structs.replace(error, format=name))
             return
         lines: dict[str, int] = {}
         n_errors = 0
         for split in SPLITS:
             path = folder / f"{split}.jsonl"
             if not path.exists():
-                found = [format_error(provenance_path(path), 0, "", "$", "missing_file", "")]
+                missing = format_error(provenance_path(path), 0, "", "$", "missing_file", "")
+                found = [msgspec.structs.replace(missing, format=name)]
             else:
                 lines[split], found, report = check_file(
                     path, name, ids.get((name, split), {}), max_tokens
@@ -168,13 +180,28 @@ class Findings:
             n_errors += len(found)
         self.formats[name] = {"lines": lines, "errors": n_errors}
 
+    def record_counts(self) -> dict[str, int]:
+        return {s: sum(r.split == s for r in self.records) for s in SPLITS}
+
+    def find_empty(self, formats_dir: Path) -> None:
+        def place(name: str, split: str) -> str:
+            folder = formats_dir / name
+            return provenance_path(folder / f"{split}.jsonl" if split else folder)
+
+        lines = {name: f["lines"] for name, f in self.formats.items()}
+        self.warnings = empty_warnings(lines, self.record_counts(), place)
+
     def metrics(self) -> dict[str, Any]:
         reasons = Counter(e.reason for e in self.errors)
+        warned = Counter(w.reason for w in self.warnings)
         metrics: dict[str, Any] = {
             "errors": dict(sorted(reasons.items())),
             "errors_total": len(self.errors),
+            "warnings": dict(sorted(warned.items())),
+            "warnings_total": len(self.warnings),
+            "warning_list": msgspec.to_builtins(self.warnings),
             "formats": self.formats,
-            "records": {s: sum(r.split == s for r in self.records) for s in SPLITS},
+            "records": self.record_counts(),
         }
         if self.openai:
             metrics.update(openai_metrics(self.openai))
@@ -194,6 +221,7 @@ def validate_exports(export_dir: Path, max_tokens: int) -> Findings:
     with Progress("check", total=total, unit="B") as progress:
         for folder in folders:
             findings.check_format(folder, ids, max_tokens, progress)
+    findings.find_empty(formats_dir)
     return findings
 
 
@@ -209,9 +237,13 @@ def write_plots(plots: Path, findings: Findings) -> None:
 
 def describe(error: FormatError) -> str:
     return (
-        f"{error.file}:{error.line}: record {error.record_id or '?'}: {error.field}: "
-        f"{error.reason}: {error.message}"
+        f"{error.format or 'metadata'}: {error.file}:{error.line}: "
+        f"record {error.record_id or '?'}: {error.field}: {error.reason}: {error.message}"
     )
+
+
+def describe_warning(warning: FormatWarning) -> str:
+    return f"{warning.format}: {warning.file}: {warning.reason}: {warning.message}"
 
 
 @stage_command
@@ -230,8 +262,20 @@ def describe(error: FormatError) -> str:
     show_default=True,
     help="Exit 1 when any line has an error (after writing every report).",
 )
+@click.option(
+    "--fail-on-empty/--no-fail-on-empty",
+    default=False,
+    show_default=True,
+    help="Exit 1 when a split or a whole format has no line (after writing every report).",
+)
 @click.option("--out-dir", default="data/validate", show_default=True)
-def main(export_dir: str, max_tokens_per_example: int, fail_on_error: bool, out_dir: str) -> None:
+def main(
+    export_dir: str,
+    max_tokens_per_example: int,
+    fail_on_error: bool,
+    fail_on_empty: bool,
+    out_dir: str,
+) -> None:
     """Check every exported line, count tokens, and write DVC metrics, plots and errors.
 
     Example: python -m stages.validate --export-dir data/export --no-fail-on-error
@@ -246,12 +290,25 @@ def main(export_dir: str, max_tokens_per_example: int, fail_on_error: bool, out_
     write_bytes_atomic(out / "metrics.json", json_bytes(metrics))
     for error in findings.errors[:LOG_LIMIT]:
         log.warning("%s", describe(error))
+    for warning in findings.warnings:
+        log.warning("%s", describe_warning(warning))
     if findings.errors and fail_on_error:
         raise click.ClickException(
             f"{len(findings.errors)} error(s) in the exports, all in {errors.path}; "
             f"first: {describe(findings.errors[0])}"
         )
-    log.info("%d errors; tokens: %s", len(findings.errors), metrics.get("tokens"))
+    if findings.warnings and fail_on_empty:
+        raise click.ClickException(
+            f"{len(findings.warnings)} empty split(s) or format(s), listed in "
+            f"{out / 'metrics.json'} (warning_list); "
+            f"first: {describe_warning(findings.warnings[0])} (--no-fail-on-empty accepts them)"
+        )
+    log.info(
+        "%d errors, %d warnings; tokens: %s",
+        len(findings.errors),
+        len(findings.warnings),
+        metrics.get("tokens"),
+    )
 
 
 if __name__ == "__main__":

@@ -48,6 +48,12 @@ def test_card_reports_sources_filters_formats_tokens_and_limits(run, workdir: Pa
     metrics = json.loads((workdir / "val" / "metrics.json").read_text())
     assert text.startswith("# Dataset card\n")
     assert "5 conversations (4 train, 1 validation); sources: toollog; formats: 9;" in text
+    assert "validation errors: 0; warnings: 2." in text
+    warnings = text.split("## Warnings\n\n")[1].split("\n## ")[0]
+    assert warnings.startswith(
+        "- `exp/formats/alpaca/validation.jsonl`: empty_split, no line: the format refused all "
+        "1 validation record(s) (see rejects.jsonl).\n- `exp/formats/preference`: empty_format, "
+    )
     assert "| toollog | 7 | 4 | 3 |" in text
     assert "Rejected input by reason: invalid_json 3." in text
     assert "| `curate.min_rating` | 4 |" in text and "| `max_samples` | 25 |" in text
@@ -63,6 +69,8 @@ def test_card_reports_sources_filters_formats_tokens_and_limits(run, workdir: Pa
     assert f"Training tokens per epoch: {train['total']}; OpenAI's default epoch count" in text
     assert "- Only 3 OpenAI training examples: OpenAI needs at least 10." in text
     assert "- 1 negative example(s) have no correction and train in no SFT format" in text
+    assert "it lists each record once (alpaca: a commented-out alternative)." in text
+    assert "(`_alpaca` is a subset of `_sharegpt`: never both)." in text
 
 
 def test_headline_figures_are_few_flat_numbers(run, workdir: Path) -> None:
@@ -76,6 +84,7 @@ def test_headline_figures_are_few_flat_numbers(run, workdir: Path) -> None:
         "rejected": 3,
         "dropped": 3,
         "errors": 0,
+        "warnings": 2,
     }
 
 
@@ -90,3 +99,9 @@ def test_card_without_metrics_says_which_stage_to_run(run, workdir: Path) -> Non
     (workdir / "exp" / "stats.json").write_text("{}")
     result = run(card.main, "--export-dir", "exp", "--validate-dir", "val", exit_code=1)
     assert "val/metrics.json: missing (run the export and validate stages)" in result.output
+
+
+def test_a_run_without_warnings_says_so() -> None:
+    assert card.warnings_section({"warning_list": []}) == (
+        "## Warnings\n\nNone: every format has lines in every split.\n"
+    )

@@ -177,12 +177,11 @@ def test_trainer_configs_point_at_the_written_files(run, workdir: Path) -> None:
     axolotl = yaml.safe_load((out / "axolotl.yaml").read_text())
     assert [(d["path"], d["type"]) for d in axolotl["datasets"]] == [
         ("exp/formats/axolotl_chat/train.jsonl", "chat_template"),
-        ("exp/formats/alpaca/train.jsonl", "alpaca"),
     ]
-    # alpaca/validation.jsonl is empty: a trainer cannot load it, so no entry points at it.
     assert [(d["path"], d["split"]) for d in axolotl["test_datasets"]] == [
         ("exp/formats/axolotl_chat/validation.jsonl", "train")
     ]
+    assert "# - path: exp/formats/alpaca/train.jsonl" in (out / "axolotl.yaml").read_text()
     for entry in [*axolotl["datasets"], *axolotl["test_datasets"]]:
         assert (workdir / entry["path"]).stat().st_size > 0
     info = json.loads((out / "dataset_info.json").read_text())
@@ -190,6 +189,36 @@ def test_trainer_configs_point_at_the_written_files(run, workdir: Path) -> None:
     for entry in info.values():
         assert (out / entry["file_name"]).stat().st_size > 0
     assert info["logtune_sharegpt_validation"]["file_name"] == "formats/sharegpt/validation.jsonl"
+
+
+def record_ids(out: Path, path: str) -> list[str]:
+    """The record ids on the lines of `<out>/formats/<format>/<split>.jsonl`, in line order."""
+    fmt, file = Path(path).parts[-2:]
+    split = Path(file).stem
+    placed = {
+        r["lines"][fmt]: r["id"]
+        for r in read_jsonl(out / "records.metadata.jsonl")
+        if r["split"] == split and fmt in r["lines"]
+    }
+    return [placed[i] for i in range(len(placed))]
+
+
+def test_trainer_configs_list_every_record_once(run, workdir: Path) -> None:
+    """alpaca's single-turn records are in axolotl_chat and sharegpt too: a config that
+    listed both would train them twice. Every file a config lists, train and eval alike."""
+    out = export(run, workdir)
+    alpaca = set(record_ids(out, "formats/alpaca/train.jsonl"))
+    assert alpaca and alpaca <= set(record_ids(out, "formats/axolotl_chat/train.jsonl"))
+    axolotl = yaml.safe_load((out / "axolotl.yaml").read_text())
+    listed = [d["path"] for d in [*axolotl["datasets"], *axolotl.get("test_datasets", [])]]
+    ids = [i for path in listed for i in record_ids(out, path)]
+    held = [r for r in read_jsonl(out / "records.metadata.jsonl") if "axolotl_chat" in r["lines"]]
+    assert len(ids) == len(set(ids)) == len(held)
+    info = json.loads((out / "dataset_info.json").read_text())
+    for chosen in ("logtune_sharegpt", "logtune_alpaca"):
+        run_files = [info[name]["file_name"] for name in info if name.startswith(chosen)]
+        ids = [i for path in run_files for i in record_ids(out, path)]
+        assert len(ids) == len(set(ids)) > 0
 
 
 def test_dataset_name_prefixes_the_llamafactory_entries(run, workdir: Path) -> None:

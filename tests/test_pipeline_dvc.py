@@ -34,6 +34,15 @@ def test_repro_then_noop_then_experiment(tmp_path: Path) -> None:
     assert set(first) == STAGES and first[-4:] == ["curate", "export", "validate", "card"]
     exported = repo.path / "data/export/formats/openai/train.jsonl"
     assert exported.stat().st_size > 0
+    checked = json.loads((repo.path / "data/validate/metrics.json").read_text())
+    assert checked["errors_total"] == 0  # the bundled samples pass every format's consumer checks
+    warned = {(w["format"], w.get("split", "")) for w in checked["warning_list"]}
+    empty = {
+        (path.parent.name, path.stem)
+        for path in (repo.path / "data/export/formats").glob("*/*.jsonl")
+        if not path.stat().st_size
+    }
+    assert empty and all(pair in warned or (pair[0], "") in warned for pair in empty)
     assert lock_outs((repo.path / "dvc.lock").read_text()) == lock_outs(committed_lock), (
         "a fresh `dvc repro` gives other outputs than the committed dvc.lock: rerun it and commit"
     )

@@ -20,14 +20,18 @@ TRAIN = [conversation("a", rating=5), B, lone_negative("delete prod"), single_tu
 VALIDATION = [conversation("c")]
 
 
-@pytest.fixture
-def exported(run, workdir: Path) -> Path:
+def export_to_exp(run, workdir: Path, validation: list) -> Path:
     write_conversations(workdir / "cur" / "train.jsonl", TRAIN)
-    write_conversations(workdir / "cur" / "validation.jsonl", VALIDATION)
+    write_conversations(workdir / "cur" / "validation.jsonl", validation)
     (workdir / "cur" / "stats.json").write_bytes(json_bytes({}))
     args = ["--curated-dir", "cur", "--curate-stats", "cur/stats.json", "--out-dir", "exp"]
     run(export.main, *args)
     return workdir / "exp"
+
+
+@pytest.fixture
+def exported(run, workdir: Path) -> Path:
+    return export_to_exp(run, workdir, VALIDATION)
 
 
 def run_validate(run, *args: str, exit_code: int = 0):
@@ -67,8 +71,14 @@ def test_a_malformed_record_fails_validate_with_its_id_and_the_reason(
     path.write_text("\n".join(lines) + "\n")
 
     result = run_validate(run, exit_code=1)
-    assert f"exp/formats/openai/train.jsonl:2: record {B.id}: messages[2].content" in result.output
+    assert (
+        f"openai: exp/formats/openai/train.jsonl:2: record {B.id}: messages[2].content"
+        in result.output
+    )
     errors = read_jsonl(workdir / "val" / "errors.jsonl")
+    assert {(e["format"], e["file"]) for e in errors} == {
+        ("openai", "exp/formats/openai/train.jsonl")
+    }
     assert {(e["line"], e["record_id"], e["field"], e["reason"]) for e in errors} == {
         (2, B.id, "messages[2].content", "schema_anyOf"),
         (2, B.id, "messages[2].content", "tool_content_not_string"),
@@ -170,12 +180,13 @@ def test_error_lines_are_format_errors(run, workdir, exported) -> None:
     lines = (workdir / "val" / "errors.jsonl").read_bytes().splitlines()
     errors = [msgspec.json.decode(line, type=FormatError) for line in lines]
     assert [(e.line, e.field, e.reason) for e in errors] == [
-        (1, "$", "schema_required"),
-        (1, "$", "schema_required"),
+        (1, "system", "schema_required"),
+        (1, "tools", "schema_required"),
         (1, "conversations", "schema_type"),
         (0, "lines", "metadata_mismatch"),
     ]
     assert errors[0].record_id == TRAIN[0].id
+    assert {e.format for e in errors} == {"sharegpt"}
 
 
 def test_an_export_line_longer_than_the_input_line_limit_is_checked_not_mangled(
@@ -192,3 +203,52 @@ def test_an_export_line_longer_than_the_input_line_limit_is_checked_not_mangled(
     path.write_bytes(msgspec.json.encode(record) + b"\n")
     n_lines, errors, _ = validate.check_file(path, "alpaca", {0: "abc"}, max_tokens=100)
     assert (n_lines, errors) == (1, [])
+
+
+def test_empty_files_and_formats_are_warnings_not_errors(run, workdir, exported) -> None:
+    run_validate(run)
+    m = metrics(workdir)
+    assert m["errors_total"] == 0
+    assert m["warnings"] == {"empty_format": 1, "empty_split": 1} and m["warnings_total"] == 2
+    refused = "the format refused all {} {} record(s) (see rejects.jsonl)"
+    assert m["warning_list"] == [
+        {
+            "format": "alpaca",
+            "split": "validation",
+            "file": "exp/formats/alpaca/validation.jsonl",
+            "reason": "empty_split",
+            "message": "no line: " + refused.format(1, "validation"),
+        },
+        {
+            "format": "preference",
+            "file": "exp/formats/preference",
+            "reason": "empty_format",
+            "message": "no line in any split: "
+            + refused.format(4, "train")
+            + "; "
+            + refused.format(1, "validation"),
+        },
+    ]
+
+
+def test_an_empty_split_fails_the_stage_with_fail_on_empty(run, workdir: Path) -> None:
+    """What `max_samples=5` gives: no validation record at all, so every validation file
+    is empty. A warning by default; with fail_on_empty, exit 1 after the report."""
+    export_to_exp(run, workdir, [])
+    run_validate(run)
+    warned = {(w["format"], w.get("split"), w["reason"]) for w in metrics(workdir)["warning_list"]}
+    formats = {p.name for p in (workdir / "exp" / "formats").iterdir()}
+    assert warned == {(name, "validation", "empty_split") for name in formats - {"preference"}} | {
+        ("preference", None, "empty_format")
+    }
+    (workdir / "val" / "metrics.json").unlink()
+    result = run_validate(run, "--fail-on-empty", exit_code=1)
+    assert (
+        f"Error: {len(formats)} empty split(s) or format(s), listed in val/metrics.json "
+        "(warning_list); first: alpaca: exp/formats/alpaca/validation.jsonl: empty_split: "
+        "no line: the validation split has no records (--no-fail-on-empty accepts them)\n"
+    ) in result.output
+    assert metrics(workdir)["warnings_total"] == len(formats)  # the report is written first
+    (workdir / "params.yaml").write_text("validate:\n  fail_on_empty: true\n")
+    run_validate(run, exit_code=1)
+    run_validate(run, "--no-fail-on-empty")

@@ -1,12 +1,15 @@
-"""Every line of an export file against its generated JSON Schema, errors named in full.
+"""Every line of an export file against its generated JSON Schema and its consumer's
+check, errors named in full.
 
 A consumer that says "invalid schema" and nothing else is no help: each error here
 names the file, the line, the record id (from the export's metadata) and the field
-as a path (`messages[2].content`), with jsonschema's own message.
+as a path (`messages[2].content`, the missing key for a missing key), with jsonschema's
+own message. A line the schema accepts then goes through its consumer's check
+(`consumers.CONSUMER_CHECKS`), which can rely on the shape the schema promised.
 """
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import jsonschema
 
 from schemas.formats import FormatError
 from stages.common.jsonl import Line
+from stages.validation.finding import Finding
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 MESSAGE_CHARS = 300
@@ -33,6 +37,19 @@ def field_path(parts: Iterable[str | int]) -> str:
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text or "$"
+
+
+def problem_field(problem: jsonschema.ValidationError) -> str:
+    """The field at fault; for a missing key, the key itself rather than its parent."""
+    parts: list[str | int] = list(problem.absolute_path)
+    if problem.validator == "required" and isinstance(problem.instance, dict):
+        missing = [
+            key
+            for key in problem.validator_value
+            if key not in problem.instance and problem.message == f"{key!r} is a required property"
+        ]
+        parts += missing[:1]
+    return field_path(parts)
 
 
 def line_id(value: Any, ids: Mapping[int, str], index: int) -> str:
@@ -57,7 +74,12 @@ def format_error(
 
 
 def check_lines(
-    lines: Iterable[Line], *, file: str, schema_name: str, ids: Mapping[int, str]
+    lines: Iterable[Line],
+    *,
+    file: str,
+    schema_name: str,
+    ids: Mapping[int, str],
+    consumer: Callable[[Any], Iterator[Finding]] | None = None,
 ) -> Iterator[FormatError]:
     """The errors of every line; `ids` maps a 0-based line index to its record id."""
     check = validator(schema_name)
@@ -73,12 +95,18 @@ def check_lines(
             yield format_error(file, line.number, ids.get(index, ""), "$", "invalid_json", message)
             continue
         record_id = line_id(value, ids, index)
-        for problem in sorted(check.iter_errors(value), key=lambda e: list(map(str, e.path))):
+        problems = sorted(check.iter_errors(value), key=lambda e: list(map(str, e.path)))
+        for problem in problems:
             yield format_error(
                 file,
                 line.number,
                 record_id,
-                field_path(problem.absolute_path),
+                problem_field(problem),
                 f"schema_{problem.validator}",
                 problem.message,
             )
+        if consumer is not None and not problems:
+            for found in consumer(value):
+                yield format_error(
+                    file, line.number, record_id, found.field, found.reason, found.message
+                )

@@ -194,17 +194,20 @@ def test_unified_lines_keep_every_label_and_provenance_field():
 
 
 def test_trainer_configs_point_at_the_files():
-    block = yaml.safe_load(
-        axolotl_datasets("data/export/axolotl_chat.jsonl", "data/export/alpaca.jsonl")
-    )
-    assert block["datasets"][0]["path"] == "data/export/axolotl_chat.jsonl"
-    assert block["datasets"][0]["type"] == "chat_template"
-    assert block["datasets"][0]["message_field_training"] == "train"
-    assert block["datasets"][1] == {
-        "path": "data/export/alpaca.jsonl",
-        "ds_type": "json",
-        "type": "alpaca",
-    }
+    text = axolotl_datasets("data/export/axolotl_chat.jsonl", "data/export/alpaca.jsonl")
+    block = yaml.safe_load(text)
+    [chat] = block["datasets"]
+    assert chat["path"] == "data/export/axolotl_chat.jsonl"
+    assert chat["type"] == "chat_template"
+    assert chat["message_field_training"] == "train"
+    # alpaca repeats records of the chat file: only a commented-out alternative beside it.
+    comments = [line.removeprefix("# ") for line in text.splitlines() if line[:2] == "# "]
+    assert yaml.safe_load("\n".join(comments[2:]))["datasets"] == [
+        {"path": "data/export/alpaca.jsonl", "ds_type": "json", "type": "alpaca"}
+    ]
+    assert yaml.safe_load(axolotl_datasets(None, "data/export/alpaca.jsonl"))["datasets"] == [
+        {"path": "data/export/alpaca.jsonl", "ds_type": "json", "type": "alpaca"}
+    ]
     info = llamafactory_dataset_info("sharegpt.jsonl", "alpaca.jsonl")
     assert info["logtune_sharegpt"]["columns"] == {
         "messages": "conversations",

@@ -1,0 +1,182 @@
+"""ChatML and Qwen2.5 text read back into turns, the way `stages.formats.chatml` and
+`stages.formats.qwen` write them.
+
+Every turn is `<|im_start|>role` ... `<|im_end|>`, closed before the next one opens, with
+nothing but whitespace between turns; the role is one the format writes. An assistant
+turn's calls are trailing `<tool_call>` blocks, one JSON object a line with a `name` and
+object `arguments` (a `<tool_call>` tag anywhere else is one no parser reads as a call).
+A tool result answers a call of the turn before: a `tool` turn in ChatML, a user turn of
+`<tool_response>` blocks in Qwen, whose first turn is always the system turn, with its
+tools one JSON object a line. Structure errors stop the walk: after an unclosed turn
+every later role is misread, so the first is the one to fix.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from stages.formats.chatml import IM_END, IM_START
+from stages.formats.qwen import RESPONSE_CLOSE, RESPONSE_OPEN, TOOLS_HEAD, TOOLS_TAIL
+from stages.validation.finding import Finding
+
+CHATML_ROLES = frozenset({"system", "user", "assistant", "tool"})
+QWEN_ROLES = frozenset({"system", "user", "assistant"})
+CALL_OPEN = "\n<tool_call>\n"
+CALL_CLOSE = "\n</tool_call>"
+RESPONSE_TAG = "<tool_response>"
+
+
+class Turn(NamedTuple):
+    index: int
+    role: str
+    body: str  # what follows the role: "\n" and the content, or nothing
+
+    @property
+    def at(self) -> str:
+        return f"text.turns[{self.index}]"
+
+
+def turns(text: str) -> Iterator[Turn | Finding]:
+    """The turns of a text, then a Finding if its structure breaks (and nothing after)."""
+    pos = index = 0
+    while True:
+        start = text.find(IM_START, pos)
+        gap = text[pos : start if start >= 0 else len(text)]
+        if gap.strip():
+            message = f"{gap.strip()[:40]!r} at offset {pos} is outside every turn"
+            yield Finding("text", "text_outside_turn", message)
+            return
+        if start < 0:
+            return
+        end = text.find(IM_END, start)
+        reopened = text.find(IM_START, start + len(IM_START))
+        if end < 0 or 0 <= reopened < end:
+            message = f"the turn at offset {start} is not closed by {IM_END}"
+            yield Finding(f"text.turns[{index}]", "unclosed_turn", message)
+            return
+        inner = text[start + len(IM_START) : end]
+        role = inner.partition("\n")[0]
+        yield Turn(index, role, inner[len(role) :])
+        pos, index = end + len(IM_END), index + 1
+
+
+def trailing_calls(body: str) -> tuple[str, list[str]]:
+    """(what precedes the calls, the JSON text of each call) of an assistant turn."""
+    calls: list[str] = []
+    while body.endswith(CALL_CLOSE):
+        start = body.rfind(CALL_OPEN)
+        raw = body[start + len(CALL_OPEN) : -len(CALL_CLOSE)] if start >= 0 else "\n"
+        if "\n" in raw:
+            break
+        calls.insert(0, raw)
+        body = body[:start]
+    return body, calls
+
+
+def check_calls(turn: Turn) -> Iterator[Finding]:
+    before, calls = trailing_calls(turn.body)
+    if "<tool_call>" in before or "</tool_call>" in before:
+        yield Finding(turn.at, "misplaced_tool_call", "a <tool_call> tag outside the call blocks")
+    for k, raw in enumerate(calls):
+        at = f"{turn.at}.tool_calls[{k}]"
+        try:
+            call = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield Finding(at, "tool_call_not_json", f"not JSON: {exc}")
+            continue
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            yield Finding(at, "tool_call_missing_name", "a call is an object with a name")
+        elif not isinstance(call.get("arguments"), dict):
+            yield Finding(at, "tool_call_arguments", "arguments must be a JSON object")
+
+
+def n_calls(turn: Turn) -> int:
+    return len(trailing_calls(turn.body)[1])
+
+
+def responses(turn: Turn) -> int | None:
+    """How many `<tool_response>` blocks a Qwen user turn is made of, None if not one."""
+    body = turn.body
+    if not (body.startswith(RESPONSE_OPEN) and body.endswith(RESPONSE_CLOSE)):
+        return None
+    return body.count(RESPONSE_CLOSE + RESPONSE_OPEN) + 1
+
+
+def check_tools(turn: Turn) -> Iterator[Finding]:
+    """The tool lines of a Qwen system turn: one `{"type": "function", ...}` object each."""
+    content = turn.body.removeprefix("\n")
+    head = content.find(TOOLS_HEAD)
+    if head < 0:
+        return
+    if not content.endswith(TOOLS_TAIL):
+        yield Finding(turn.at, "bad_tools", "the tools header has no footer")
+        return
+    for k, line in enumerate(content[head + len(TOOLS_HEAD) : -len(TOOLS_TAIL)].split("\n")[1:]):
+        try:
+            tool: Any = json.loads(line)
+        except json.JSONDecodeError:
+            tool = None
+        if not isinstance(tool, dict) or not isinstance(tool.get("function"), dict):
+            yield Finding(f"{turn.at}.tools[{k}]", "bad_tools", "not a function definition")
+
+
+def _walk(
+    text: str,
+    roles: frozenset[str],
+    check_turn: Callable[[Turn], Iterator[Finding]],
+    results: Callable[[Turn], int | None],
+) -> Iterator[Finding]:
+    """The findings of every turn; `results(turn)` is how many tool results a turn is (None
+    for a turn that is not a result), each of which must answer a call of the turn before."""
+    pending = 0
+    assistant = False
+    for turn in turns(text):
+        if isinstance(turn, Finding):
+            yield turn
+            return
+        if turn.role not in roles:
+            yield Finding(
+                f"{turn.at}.role", "unknown_role", f"{turn.role!r} is not a role this format writes"
+            )
+            pending = 0
+            continue
+        yield from check_turn(turn)
+        count = results(turn)
+        if count is not None:
+            if count > pending:
+                message = f"{count} result(s) for {pending} call(s)"
+                yield Finding(turn.at, "tool_without_call", message)
+            pending = max(0, pending - count)
+            continue
+        assistant = assistant or turn.role == "assistant"
+        pending = n_calls(turn) if turn.role == "assistant" else 0
+    if not assistant:
+        yield Finding("text", "no_assistant_turn", "no assistant turn to learn")
+
+
+def _chatml_turn(turn: Turn) -> Iterator[Finding]:
+    if turn.role == "assistant":
+        yield from check_calls(turn)
+
+
+def _qwen_turn(turn: Turn) -> Iterator[Finding]:
+    if turn.index == 0 and turn.role != "system":
+        yield Finding(f"{turn.at}.role", "missing_system", "Qwen's first turn is the system")
+    if RESPONSE_TAG in turn.body and _qwen_results(turn) is None:
+        yield Finding(turn.at, "misplaced_tool_response", "<tool_response> outside a result")
+    elif turn.role == "assistant":
+        yield from check_calls(turn)
+    elif turn.index == 0:
+        yield from check_tools(turn)
+
+
+def _qwen_results(turn: Turn) -> int | None:
+    return responses(turn) if turn.role == "user" else None
+
+
+def check_chatml(row: dict[str, Any]) -> Iterator[Finding]:
+    return _walk(row["text"], CHATML_ROLES, _chatml_turn, lambda t: 1 if t.role == "tool" else None)
+
+
+def check_qwen(row: dict[str, Any]) -> Iterator[Finding]:
+    return _walk(row["text"], QWEN_ROLES, _qwen_turn, _qwen_results)

@@ -1,0 +1,13 @@
+"""What a consumer check says about one line: the field at fault, a reason key, a sentence.
+
+The checks know nothing of files or record ids; `schema_checks.check_lines` places each
+finding on its file, line and record.
+"""
+
+from typing import NamedTuple
+
+
+class Finding(NamedTuple):
+    field: str
+    reason: str
+    message: str

@@ -184,6 +184,12 @@ def check_example(example: Any, out: _Line) -> None:
             out.error(f"{where}.tool_call_id", "tool_without_call", "no preceding call has this id")
         previous = role
     assistants = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+    if assistants and isinstance(messages[-1], dict) and messages[-1].get("role") != "assistant":
+        out.error(
+            f"messages[{len(messages) - 1}].role",
+            "ends_after_last_reply",
+            "the example ends after its last assistant turn: nothing learns from the rest",
+        )
     if not assistants:
         out.error("messages", "example_missing_assistant_message", "no assistant message")
     elif all(m.get("weight") == 0 for m in assistants):

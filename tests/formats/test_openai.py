@@ -127,6 +127,17 @@ def test_every_export_passes_the_checks():
             {
                 "messages": [
                     {"role": "user", "content": "a"},
+                    {"role": "assistant", "content": "x"},
+                    {"role": "user", "content": "are you there?"},
+                ]
+            },
+            "messages[2].role",
+            "ends_after_last_reply",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "a"},
                     {"role": "tool", "tool_call_id": "z", "content": "r"},
                     {"role": "assistant", "content": "x"},
                 ]

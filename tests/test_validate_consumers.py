@@ -70,7 +70,27 @@ def prompt_answered(rows: list[Row]) -> tuple[int, Row, str]:
     return 0, {**rows[0], "prompt": prompt}, f"prompt[{len(prompt) - 1}].role"
 
 
+def arguments_not_json(rows: list[Row]) -> tuple[int, Row, str]:
+    index = next(i for i, row in enumerate(rows) if row["messages"][1].get("tool_calls"))
+    messages = [dict(m) for m in rows[index]["messages"]]
+    first, *others = messages[1]["tool_calls"]
+    broken = {**first, "function": {**first["function"], "arguments": "{"}}
+    messages[1]["tool_calls"] = [broken, *others]
+    return (
+        index,
+        {**rows[index], "messages": messages},
+        "messages[1].tool_calls[0].function.arguments",
+    )
+
+
+def ends_on_a_prompt(rows: list[Row]) -> tuple[int, Row, str]:
+    messages = [*rows[0]["messages"], {"role": "user", "content": "are you there?"}]
+    return 0, {**rows[0], "messages": messages}, f"messages[{len(messages) - 1}].role"
+
+
 BROKEN: list[tuple[str, Break, str]] = [
+    ("axolotl_chat", arguments_not_json, "arguments_not_json_object"),
+    ("axolotl_chat", ends_on_a_prompt, "ends_after_last_reply"),
     ("chatml", unclosed_turn, "unclosed_turn"),
     ("qwen", unclosed_turn, "unclosed_turn"),
     ("chatml", call_not_json, "tool_call_not_json"),

@@ -12,6 +12,7 @@ from schemas.claude_code import TranscriptRecord
 from schemas.conversation import Conversation
 from schemas.discord import RawDiscordMessage
 from schemas.export import ExportReject, OpenAIChatExample, RecordMetadata
+from schemas.fingerprint import StageFingerprint
 from schemas.formats import (
     AlpacaRow,
     AxolotlChatRow,
@@ -23,7 +24,6 @@ from schemas.formats import (
     ShareGPTRow,
     TextLine,
 )
-from schemas.inputs import StageFingerprint
 from schemas.moderation import Flagged
 from schemas.reject import Dropped, Reject
 from schemas.toollog import ToolLogLine

@@ -3,7 +3,7 @@
 Reads:  the input paths params.yaml names (STAGE_INPUTS: `ingest_*.input`, the tool
         catalogs, `collect_discord.exports`), inside the repository or anywhere else,
         `~` included.
-Writes: `<out-dir>/<stage>.json` for each of those stages (schemas/inputs.py:
+Writes: `<out-dir>/<stage>.json` for each of those stages (schemas/fingerprint.py:
         StageFingerprint): each input path as written in params.yaml, and every file
         below it with its path relative to it, its size and its sha256. A stage whose
         source is not in `sources` gets `enabled: false` and no files.
@@ -23,7 +23,7 @@ from typing import Any
 import click
 import msgspec
 
-from schemas.inputs import InputFile, InputPath, StageFingerprint
+from schemas.fingerprint import InputFile, InputPath, StageFingerprint
 from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
 from stages.common.filecache import FileCache

@@ -47,14 +47,14 @@ from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter, excerpt
 from stages.common.stats import Stats
 from stages.discord import refine as refinement
-from stages.discord.segment import (
+from stages.discord.candidates import (
     GUARDS,
     SEGMENTER_VERSION,
     CandidateTurn,
     SegmentParams,
     segment_channel,
 )
-from stages.llm_tasks import segment as segment_task
+from stages.llm_tasks import coherence as segment_task
 from stages.llm_tasks.common import TaskError, usable
 
 REJECT_REASONS = ("invalid_json", "invalid_message", "line_too_long")

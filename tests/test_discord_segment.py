@@ -13,7 +13,7 @@ from schemas.discord import (
     DiscordUser,
     RawDiscordMessage,
 )
-from stages.discord.segment import SegmentParams, segment_channel
+from stages.discord.candidates import SegmentParams, segment_channel
 
 CHANNEL = "500"
 BOT = DiscordUser(id="1", name="pip", display_name="Pip", bot=True)

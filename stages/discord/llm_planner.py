@@ -1,6 +1,6 @@
 """The `llm` planner of inject_tools: the tool trigger model reads each conversation's target
 reply with its context and the tool catalog, and decides whether a tool call belongs before the
-reply, which tool, with which arguments, returning what (stages/llm_tasks/inject_tools.py).
+reply, which tool, with which arguments, returning what (stages/llm_tasks/tool_plan.py).
 
 Unlike the per-conversation `Planner`s, it plans a chunk of conversations at once: one round of
 requests, sent concurrently and answered from the response cache where it can. A reply that is
@@ -18,7 +18,7 @@ from schemas.conversation import Conversation, Tool
 from schemas.reject import Dropped
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.discord.tool_injection import Injection
-from stages.llm_tasks import inject_tools as task
+from stages.llm_tasks import tool_plan as task
 from stages.llm_tasks.common import TaskError, usable
 
 

@@ -1,7 +1,7 @@
 """Segment refinement: a model's verdict on a candidate conversation (one exchange? which
 assistant reply is the target? which turns are cross-talk?) applied to the candidate's turns.
 
-The verdict comes from the `segment` LLM task (stages/llm_tasks/segment.py), which sees the
+The verdict comes from the `segment` LLM task (stages/llm_tasks/coherence.py), which sees the
 turns in the same order and by the same indices as `CandidateTurn`s. Applying it:
 - not coherent: the candidate is dropped (`incoherent`);
 - a target other than the last turn: the conversation ends at that reply, provided it passes
@@ -13,8 +13,8 @@ byte for byte: that is what the offline heuristic answers.
 """
 
 from schemas.conversation import Conversation
-from stages.discord.segment import CandidateTurn, build_conversation
-from stages.llm_tasks import segment as task
+from stages.discord.candidates import CandidateTurn, build_conversation
+from stages.llm_tasks import coherence as task
 
 DROP_REASONS = ("incoherent", "target_guarded", "no_context")
 OUTCOMES = ("unchanged", "trimmed", "retargeted")

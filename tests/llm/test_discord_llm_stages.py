@@ -10,9 +10,9 @@ import pytest
 
 from schemas.conversation import Meta
 from stages import inject_tools, segment
+from stages.discord.candidates import CandidateTurn, build_conversation
 from stages.discord.refine import refine
-from stages.discord.segment import CandidateTurn, build_conversation
-from stages.llm_tasks.segment import SegmentVerdict
+from stages.llm_tasks.coherence import SegmentVerdict
 from tests.conftest import REPO, read_jsonl
 from tests.emulators.openai_api import Fault, last_user_text
 from tests.test_discord_segment import ANN, BEN, BOT, History

@@ -19,7 +19,9 @@ from stages.common.hashing import messages_id
 from stages.common.llm import complete_all
 from stages.common.llm.cache import ResponseCache
 from stages.common.tool_results import failure_message
-from stages.llm_tasks import explain_failure, inject_tools, label, segment
+from stages.llm_tasks import coherence as segment
+from stages.llm_tasks import explain_failure, label
+from stages.llm_tasks import tool_plan as inject_tools
 from stages.llm_tasks.common import TaskError, request_payload
 from stages.llm_tasks.moderation import conversation_texts, offline_moderator
 from stages.llm_tasks.tool_failures import find_failures

@@ -72,7 +72,6 @@ class Plan(msgspec.Struct, frozen=True):
     clean_refused: str | None = None
     pair: Pair | None = None
     pair_refused: str | None = None
-    wrong: dict[int, Wrong] = msgspec.field(default_factory=dict)  # indices in the record
 
 
 def authored(conv: Conversation) -> bool:
@@ -274,7 +273,6 @@ def plan(conv: Conversation) -> Plan:
             clean_refused="negative_without_correction",
             pair=pair,
             pair_refused=pair_refused,
-            wrong=wrong,
         )
     messages, targets = _masked(conv, wrong)
     if not targets:
@@ -285,7 +283,6 @@ def plan(conv: Conversation) -> Plan:
             clean_refused="nothing_to_learn",
             pair=pair,
             pair_refused=pair_refused,
-            wrong=wrong,
         )
     shown = len(messages)
     clean, clean_refused = _clean(
@@ -301,7 +298,6 @@ def plan(conv: Conversation) -> Plan:
         clean_refused=clean_refused,
         pair=pair,
         pair_refused=pair_refused,
-        wrong=wrong,
     )
 
 

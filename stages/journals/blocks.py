@@ -4,13 +4,18 @@ markdown-it-py (CommonMark) does the parsing, so fences, lists, setext headings
 and indented code are read the way every markdown renderer reads them; this
 module only groups its block tokens. A heading whose title is a part label
 ("### Root cause", "### Before") belongs to its parent entry and is flattened
-into the parent's blocks as a label; every other heading starts an entry.
+into the parent's blocks as a label; every other heading starts an entry. A
+paragraph or list item is cut before each line that opens with a tag, so
+"**Problem:** …" and "**Fix:** …" on consecutive lines are two labels, as they
+read, not one paragraph.
 """
 
 from dataclasses import dataclass, field
 from typing import Literal
 
 from markdown_it import MarkdownIt
+from markdown_it.parser_block import ParserBlock
+from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
 
 from stages.journals.labels import (
@@ -21,12 +26,50 @@ from stages.journals.labels import (
     clean_title,
     fence_label,
     find_label,
+    split_at_tags,
     title_label,
 )
 
-BlockKind = Literal["prose", "fence", "list", "item", "label"]
+BlockKind = Literal["prose", "fence", "list", "item", "label", "too_deep"]
 
-_parser = MarkdownIt("commonmark")
+
+class _BoundedBlockParser(ParserBlock):
+    """markdown-it's block parser, but a container nested past `maxNesting` loses only itself.
+
+    markdown-it stops at that depth by skipping to the end of the enclosing
+    range, which for a list is the end of the document: every later entry
+    vanished. Here the too-deep container's own lines (up to the first line
+    indented less than its content) become one "too_deep" token, and parsing
+    goes on after them.
+    """
+
+    def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
+        if state.level < state.md.options.maxNesting or startLine >= endLine:
+            super().tokenize(state, startLine, endLine)
+            return
+        end = startLine + 1
+        for line in range(startLine + 1, endLine):
+            if state.isEmpty(line):
+                continue
+            if state.sCount[line] < state.blkIndent:
+                break
+            end = line + 1
+        token = state.push("too_deep", "", 0)
+        token.map = [startLine, end]
+        state.line = end
+
+
+def _markdown() -> MarkdownIt:
+    parser = MarkdownIt("commonmark")
+    bounded = _BoundedBlockParser()
+    bounded.ruler = parser.block.ruler  # the rules as the commonmark preset configured them
+    parser.block = bounded
+    return parser
+
+
+_parser = _markdown()
+# markdown-it's limit counts a list level twice (list, item) and the item's content once more.
+MAX_LIST_DEPTH = (_parser.options.maxNesting - 1) // 2
 
 
 @dataclass(frozen=True)
@@ -101,16 +144,19 @@ def _fence(token: Token, lines: list[str]) -> Block:
     )
 
 
-def _list(tokens: list[Token], start: int, end: int, lines: list[str]) -> Block:
+def _list(tokens: list[Token], start: int, end: int, lines: list[str]) -> list[Block]:
+    """The list as one block, then a "too_deep" block for each item nested past the limit."""
     ordered = tokens[start].type == "ordered_list_open"
     items: list[Block] = []
+    too_deep: list[Block] = []
     index = start + 1
     while index < end:
         token = tokens[index]
         close = _close_index(tokens, index)
         if token.type == "list_item_open":
             inner = _blocks(tokens, index + 1, close, lines)
-            text = "\n\n".join(block.text for block in inner)
+            too_deep.extend(block for block in inner if block.kind == "too_deep")
+            text = "\n\n".join(block.text for block in inner if block.kind != "too_deep")
             items.append(Block("item", _line(token), text))
         index = close + 1
     marks = [f"{n}. " if ordered else "- " for n in range(1, len(items) + 1)]
@@ -118,7 +164,7 @@ def _list(tokens: list[Token], start: int, end: int, lines: list[str]) -> Block:
         mark + item.text.replace("\n", "\n" + " " * len(mark))
         for mark, item in zip(marks, items, strict=True)
     )
-    return Block("list", _line(tokens[start]), text, items=tuple(items))
+    return [Block("list", _line(tokens[start]), text, items=tuple(items)), *too_deep]
 
 
 def _blocks(tokens: list[Token], start: int, end: int, lines: list[str]) -> list[Block]:
@@ -134,13 +180,23 @@ def _blocks(tokens: list[Token], start: int, end: int, lines: list[str]) -> list
         elif token.type in ("fence", "code_block"):
             blocks.append(_fence(token, lines))
         elif token.type in ("bullet_list_open", "ordered_list_open"):
-            blocks.append(_list(tokens, index, close, lines))
+            blocks.extend(_list(tokens, index, close, lines))
+        elif token.type == "too_deep" and token.map:
+            source = "\n".join(lines[token.map[0] : token.map[1]])
+            blocks.append(Block("too_deep", _line(token), source))
         elif token.type != "hr" and token.map:
             source = "\n".join(lines[token.map[0] : token.map[1]]).strip()
             if source:
                 blocks.append(Block("prose", _line(token), source))
         index = close + 1
     return blocks
+
+
+def _pieces(block: Block) -> list[Block]:
+    """A paragraph or item cut before each line that opens with a tag, lines kept."""
+    return [
+        Block(block.kind, block.line + offset, text) for offset, text in split_at_tags(block.text)
+    ]
 
 
 def _as_label(block: Block) -> Block:
@@ -162,18 +218,19 @@ def _item_label(item: Block) -> Label | None:
 
 def _expand_list(block: Block) -> list[Block]:
     """A list whose items carry labels ("- **Problem:** …", "- Never …") becomes one block each."""
-    labels = [_item_label(item) for item in block.items]
+    pieces = [piece for item in block.items for piece in _pieces(item)]
+    labels = [_item_label(piece) for piece in pieces]
     if not any(labels):
         return [block]
     return [
-        Block("label", item.line, item.text, label=label) if label else item
-        for item, label in zip(block.items, labels, strict=True)
+        Block("label", piece.line, piece.text, label=label) if label else piece
+        for piece, label in zip(pieces, labels, strict=True)
     ]
 
 
 def _normalise(block: Block) -> list[Block]:
     if block.kind == "prose":
-        return [_as_label(block)]
+        return [_as_label(piece) for piece in _pieces(block)]
     if block.kind == "list":
         return _expand_list(block)
     return [block]

@@ -153,6 +153,31 @@ def find_label(text: str) -> Label | None:
     return Label(kinds, normalize(word), rest, tagged)
 
 
+_HARD_BREAK = re.compile(r"(?:\\| {2,})$")
+
+
+def split_at_tags(text: str) -> list[tuple[int, str]]:
+    """`text` cut before each line that opens with a tag, as (line offset, piece).
+
+    A paragraph of "**Problem:** …" and "**Fix:** …" on consecutive lines is
+    one paragraph to markdown; to its writer it is two labels. Lines inside a
+    code fence are never cut, and a hard break ending the line before a cut goes.
+    """
+    pieces: list[tuple[int, list[str]]] = [(0, [])]
+    fence = ""
+    for offset, line in enumerate(text.split("\n")):
+        stripped = line.strip()
+        if fence and stripped.startswith(fence):
+            fence = ""
+        elif stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif not fence and pieces[-1][1] and (label := find_label(stripped)) and label.tagged:
+            pieces[-1][1][-1] = _HARD_BREAK.sub("", pieces[-1][1][-1])
+            pieces.append((offset, []))
+        pieces[-1][1].append(line)
+    return [(offset, "\n".join(lines)) for offset, lines in pieces]
+
+
 def title_label(title: str) -> Label | None:
     """A heading's label: the whole title, or its first words before a colon or a verb phrase."""
     label = find_label(clean_title(title))

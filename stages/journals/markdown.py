@@ -9,7 +9,8 @@ recognised in an entry (see docs/journals.md for examples of each):
 - a description followed by a shell or tool command block → `direct_execution`.
 
 An entry with none of them, or with a broken one, becomes a reject with a
-reason; nothing in the markdown can make the parser raise.
+reason, and a file with none anywhere is one `unrecognised_format` reject;
+nothing in the markdown can make the parser raise.
 """
 
 import json
@@ -31,7 +32,7 @@ from schemas.conversation import (
 from schemas.reject import Reject
 from stages.common.hashing import messages_id
 from stages.common.tool_schema import infer_schema
-from stages.journals.blocks import Block, Entry, entries, sections
+from stages.journals.blocks import MAX_LIST_DEPTH, Block, Entry, entries, sections
 from stages.journals.labels import ANTI_VERBS, Kind, fence_language
 
 REJECT_REASONS = (
@@ -40,14 +41,19 @@ REJECT_REASONS = (
     "intro_text",
     "invalid_utf8",
     "unclosed_fence",
+    "nested_too_deep",
     "no_recognised_shape",
+    "unrecognised_format",
     "chain_missing_problem",
     "chain_missing_fix",
     "unpaired_code_block",
     "command_without_description",
     "bad_tool_block",
     "empty_command",
+    "anti_pattern_without_subject",
 )
+# A file whose only rejects are these holds no journal shape at all: one reject says so.
+NOT_A_JOURNAL = frozenset({"empty_section", "intro_text", "no_recognised_shape"})
 EXAMPLE_TYPES = ("reasoning_chain", "code_correction", "negative", "direct_execution")
 
 SHELL_LANGUAGES = frozenset(
@@ -113,7 +119,27 @@ def parse_journal(data: bytes, file: str) -> JournalResult:
         return result
     for entry in entries(sections(text)):
         _parse_entry(entry, file, result)
+    if not result.conversations and result.rejects:
+        _not_a_journal(result, file, text)
     return result
+
+
+def _not_a_journal(result: JournalResult, file: str, text: str) -> None:
+    """A markdown file with no journal shape anywhere (a README) is one reject with a hint."""
+    if any(reject.reason not in NOT_A_JOURNAL for reject in result.rejects):
+        return
+    sections = len(result.rejects)
+    result.rejects.clear()
+    _reject(
+        result,
+        file,
+        1,
+        "unrecognised_format",
+        f"not a journal: {sections} section(s), none with a problem/fix, bad/good code, "
+        "anti-pattern or described command (docs/journals.md); "
+        "if it is not a journal, move it out of ingest_journals.input",
+        text.strip().split("\n", 1)[0],
+    )
 
 
 def _reject(
@@ -141,6 +167,18 @@ def _parse_entry(entry: Entry, file: str, result: JournalResult) -> None:
             "invalid_utf8",
             f"{where} is not valid UTF-8",
             bad_text.text if bad_text else entry.title,
+        )
+        return
+    too_deep = next((b for b in entry.blocks if b.kind == "too_deep"), None)
+    if too_deep is not None:
+        _reject(
+            result,
+            file,
+            too_deep.line,
+            "nested_too_deep",
+            f"{where}: nested more than {MAX_LIST_DEPTH} list levels deep; "
+            "flatten it to keep this entry",
+            too_deep.text.strip(),
         )
         return
     unclosed = next((b for b in entry.blocks if b.kind == "fence" and not b.closed), None)
@@ -197,9 +235,9 @@ def _examples(entry: Entry, file: str, result: JournalResult) -> Iterator[Exampl
     yield from _code_pairs(entry, resolved, claimed, file, result)
     anti_title = entry.title_label is not None and "anti" in entry.title_label.kinds
     if anti_title:
-        yield from _anti_section(entry, resolved, claimed)
+        yield from _anti_section(entry, resolved, claimed, file, result)
     else:
-        yield from _anti_labels(resolved)
+        yield from _anti_labels(resolved, file, result)
     if not chains and not anti_title:
         yield from _commands(entry, resolved, claimed, file, result)
 
@@ -403,7 +441,9 @@ def _negative(statement: str, body: str) -> Example | None:
     return "negative", _chat(f"Is this a good approach: {subject}?", assistant), labels, []
 
 
-def _anti_section(entry: Entry, resolved: list[Resolved], claimed: set[int]) -> Iterator[Example]:
+def _anti_section(
+    entry: Entry, resolved: list[Resolved], claimed: set[int], file: str, result: JournalResult
+) -> Iterator[Example]:
     """An "Anti-patterns"/"Don't …" section: one negative per list item, or one for the whole."""
     rest = [item.block for i, item in enumerate(resolved) if i not in claimed]
     lists = [block for block in rest if block.kind in ("list", "item", "label")]
@@ -411,9 +451,7 @@ def _anti_section(entry: Entry, resolved: list[Resolved], claimed: set[int]) -> 
     if is_list and len(rest) - len(lists) <= 1:
         items = [i for b in lists for i in (b.items if b.kind == "list" else (b,))]
         for item in items:
-            example = _negative(item.text, "")
-            if example is not None:
-                yield example
+            yield from _item_negative(item, "", file, result)
         return
     body = _join(*(block.text for block in rest))
     example = _negative(entry.title, body)
@@ -421,7 +459,7 @@ def _anti_section(entry: Entry, resolved: list[Resolved], claimed: set[int]) -> 
         yield example
 
 
-def _anti_labels(resolved: list[Resolved]) -> Iterator[Example]:
+def _anti_labels(resolved: list[Resolved], file: str, result: JournalResult) -> Iterator[Example]:
     """ "**Don't:** …" paragraphs and "- Never …" items in any other section."""
     for index, item in enumerate(resolved):
         if item.kind != "anti":
@@ -431,9 +469,23 @@ def _anti_labels(resolved: list[Resolved]) -> Iterator[Example]:
             if following.block.kind in ("label", "item") or following.kind is not None:
                 break
             body.append(following.block.text)
-        example = _negative(item.block.text, _join(*body))
-        if example is not None:
-            yield example
+        yield from _item_negative(item.block, _join(*body), file, result)
+
+
+def _item_negative(block: Block, body: str, file: str, result: JournalResult) -> Iterator[Example]:
+    """One anti-pattern item's negative, or a reject when it never says what to avoid."""
+    example = _negative(block.text, body)
+    if example is None:
+        _reject(
+            result,
+            file,
+            block.line,
+            "anti_pattern_without_subject",
+            "an anti-pattern item that does not say what to avoid: write it after the label",
+            block.text,
+        )
+        return
+    yield example
 
 
 def _commands(

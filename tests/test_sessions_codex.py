@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from schemas.__main__ import HERE as SCHEMA_DIR
-from stages.common.jsonl import iter_lines, part_files
+from stages.common.jsonl import Line, iter_lines, part_files
 from stages.ingest_sessions import main
 from stages.sessions.codex import parse_rollout
 from stages.sessions.threads import ParseResult, SessionParams
@@ -307,3 +307,84 @@ def test_unrecognised_file_stops_a_strict_run(mixed: Path) -> None:
     assert result.exit_code == 1
     assert "in/notes.jsonl" in result.output
     assert "unrecognised_format" in result.output
+
+
+def rollout_lines(*records: tuple[str, dict[str, Any]]) -> list[Line]:
+    """Lines of a rollout written in the test: (type, payload) pairs, stamped in order."""
+    return [
+        Line(
+            n,
+            json.dumps(
+                {"timestamp": f"2025-10-04T08:00:{n:02d}.000Z", "type": t, "payload": p}
+            ).encode(),
+        )
+        for n, (t, p) in enumerate(records, start=1)
+    ]
+
+
+def test_sub_agent_rollouts_odd_arguments_and_output_forms() -> None:
+    lines = rollout_lines(
+        ("session_meta", {"id": "r-sub", "source": {"subagent": "review"}}),
+        (
+            "response_item",
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Review the diff."}],
+            },
+        ),
+        (
+            "response_item",
+            {"type": "function_call", "name": "shell", "arguments": "git diff", "call_id": "c1"},
+        ),
+        (
+            "response_item",
+            {
+                "type": "function_call_output",
+                "call_id": "c1",
+                "output": "Exit code: 2\nWall time: 0.1 seconds\nOutput:\nfatal: bad revision\n",
+            },
+        ),
+        (
+            "response_item",
+            {
+                "type": "function_call",
+                "name": "view_image",
+                "arguments": '{"path":"a.png"}',
+                "call_id": "c2",
+            },
+        ),
+        (
+            "response_item",
+            {
+                "type": "function_call_output",
+                "call_id": "c2",
+                "output": [
+                    {"type": "input_text", "text": "a.png"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,AA=="},
+                ],
+            },
+        ),
+        ("event_msg", {"type": "task_started", "model_context_window": 272000}),
+        (
+            "response_item",
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "The diff is empty."}],
+            },
+        ),
+    )
+    result = parse_rollout(lines, "sub.jsonl", SessionParams())
+    [conversation] = plain(result)
+    assert conversation["messages"][1:] == [
+        assistant(None, call("c1", "shell", {"input": "git diff"})),
+        tool("c1", "Exit code: 2\nWall time: 0.1 seconds\nOutput:\nfatal: bad revision\n"),
+        assistant(None, call("c2", "view_image", {"path": "a.png"})),
+        tool("c2", "a.png\n[image]"),
+        assistant("The diff is empty."),
+    ]
+    assert conversation["labels"] == {"tags": ["codex", "subagent", "tool_error"]}
+    assert conversation["meta"]["session_id"] == "r-sub"
+    assert result.counts["tool_calls.arguments_not_object"] == 1
+    assert result.counts["skipped.event.task_started"] == 1

@@ -9,6 +9,7 @@ import msgspec
 
 from schemas.botlog import BotLogLine
 from schemas.claude_code import TranscriptRecord
+from schemas.codex_rollout import ResponseItem, RolloutLine
 from schemas.conversation import Conversation
 from schemas.discord import RawDiscordMessage
 from schemas.export import ExportReject, OpenAIChatExample, RecordMetadata
@@ -49,6 +50,8 @@ SCHEMAS: dict[str, type] = {
     "openai_file_report": OpenAIFileReport,
     "raw_discord_message": RawDiscordMessage,
     "claude_code_record": TranscriptRecord,
+    "codex_rollout_line": RolloutLine,
+    "codex_response_item": ResponseItem,
     "stage_fingerprint": StageFingerprint,
 }
 

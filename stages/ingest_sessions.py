@@ -1,7 +1,10 @@
-"""ingest_sessions: agent session transcripts (Claude Code JSONL) → conversations.
+"""ingest_sessions: agent session transcripts (Claude Code, Codex CLI) → conversations.
 
-Reads:  every *.jsonl under `ingest_sessions.input`, sub-agent files included
-        (`agent-<id>.jsonl`, `<session>/subagents/agent-<id>.jsonl`).
+Reads:  every *.jsonl under `ingest_sessions.input`: Claude Code transcripts, sub-agent
+        files included (`agent-<id>.jsonl`, `<session>/subagents/agent-<id>.jsonl`), and
+        Codex CLI rollouts (`rollout-*.jsonl`), side by side; each file goes to the
+        adapter that recognises it (stages/sessions/detect.py), and a file none
+        recognises is one `unrecognised_format` reject.
 Writes: a folder `conversations/` of JSONL parts, one per transcript (with its
         `index.json`), a rejects JSONL (file, line, reason), stats (DVC metrics).
 Params: ingest_sessions.input, split, thinking, include_tools, exclude_tools,
@@ -39,13 +42,8 @@ from stages.common.params import stage_params
 from stages.common.parts import Parsed, ingest_parts, part_name
 from stages.common.sources import source_input, sources_option
 from stages.common.stats import Stats
-from stages.sessions.claude_code import (
-    COUNT_KEYS,
-    PARSER_VERSION,
-    REJECT_REASONS,
-    SessionParams,
-    parse_transcript,
-)
+from stages.sessions import claude_code, codex, detect
+from stages.sessions.threads import SessionParams
 
 log = logging.getLogger("logtune")
 
@@ -62,7 +60,7 @@ def parse_part(item: tuple[Task, Path]) -> Parsed:
     """Parse one transcript into its part (in a worker: only the small summary crosses a pipe)."""
     task, part = item
     lines = iter_lines(task.path, max_line_bytes=task.max_line_bytes)
-    result = parse_transcript(lines, task.file, task.params, task.max_line_bytes)
+    result = detect.parse_file(lines, task.file, task.params, task.max_line_bytes)
     write_bytes_atomic(part, result.lines)
     return Parsed(
         result.counts.get("conversations", 0), len(result.lines), result.rejects, result.counts
@@ -86,7 +84,8 @@ def make_tasks(root: Path, params: SessionParams, max_line_bytes: int) -> list[T
 
 def cache_key_parts(task: Task) -> tuple[object, ...]:
     """Everything besides the file's content that changes its parse."""
-    return ("claude_code", PARSER_VERSION, task.file, task.params, task.max_line_bytes)
+    versions = [(a.name, a.version) for a in detect.ADAPTERS]
+    return ("sessions", versions, task.file, task.params, task.max_line_bytes)
 
 
 @stage_command
@@ -95,7 +94,8 @@ def cache_key_parts(task: Task) -> tuple[object, ...]:
     "--input",
     default="data/samples/sessions",
     show_default=True,
-    help="A transcript file, or a folder searched (recursively) for *.jsonl.",
+    help="A transcript file, or a folder searched (recursively) for *.jsonl: Claude Code "
+    "transcripts (~/.claude/projects) and Codex CLI rollouts (~/.codex/sessions).",
 )
 @click.option(
     "--split",
@@ -109,7 +109,8 @@ def cache_key_parts(task: Task) -> tuple[object, ...]:
     type=click.Choice(["drop", "keep"]),
     default="drop",
     show_default=True,
-    help="Keep thinking blocks as <think>…</think> at the start of the assistant content.",
+    help="Keep thinking blocks (Codex: reasoning summaries) as <think>…</think> at the start "
+    "of the assistant content.",
 )
 @click.option(
     "--include-tools",
@@ -146,7 +147,7 @@ def main(
     strict: bool,
     jobs: int,
 ) -> None:
-    """Turn Claude Code session transcripts into conversations with real tool calls.
+    """Turn Claude Code and Codex CLI sessions into conversations with real tool calls.
 
     Example: python -m stages.ingest_sessions --input ~/.claude/projects --split turn
     --include-tools 'mcp__*'
@@ -164,8 +165,10 @@ def main(
     )
     root = source_input("sessions", sources, input)
     tasks = make_tasks(root, params, max_line_bytes) if root else []
-    stats = Stats(["files", *COUNT_KEYS, *(f"rejected.{r}" for r in REJECT_REASONS)])
-    stats.add("files", len(tasks))
+    counted = {*detect.COUNT_KEYS, *claude_code.COUNT_KEYS, *codex.COUNT_KEYS}
+    reasons = {*detect.REJECT_REASONS, *claude_code.REJECT_REASONS, *codex.REJECT_REASONS}
+    stats = Stats(["files.total", *sorted(counted), *(f"rejected.{r}" for r in sorted(reasons))])
+    stats.add("files.total", len(tasks))
     ingest_parts(
         tasks,
         parse_part,

@@ -1,6 +1,8 @@
 """Conversations built in code for the tests of stages after ingestion."""
 
+import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -55,3 +57,31 @@ def write_conversations(path: Path, conversations: list[Conversation]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(msgspec.json.encode(c) + b"\n" for c in conversations))
     return path
+
+
+# Messages as plain dicts, the way an ingest test writes out what it expects.
+
+
+def call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments, separators=(",", ":"))},
+    }
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def assistant(text: str | None = None, *calls: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant"}
+    if text is not None:
+        message["content"] = text
+    if calls:
+        message["tool_calls"] = list(calls)
+    return message
+
+
+def tool(call_id: str, text: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": text}

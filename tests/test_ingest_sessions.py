@@ -21,9 +21,9 @@ PARTS = OUT / "conversations"
 
 @pytest.fixture
 def transcripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The fixture transcripts copied into a fresh working directory, as `in/`."""
+    """The Claude Code fixture transcripts copied into a fresh working directory, as `in/`."""
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(FIXTURES, tmp_path / "in")
+    shutil.copytree(FIXTURES, tmp_path / "in", ignore=shutil.ignore_patterns("codex"))
     return tmp_path / "in"
 
 
@@ -73,7 +73,13 @@ def test_folder_of_transcripts_gives_conversations_rejects_and_stats(transcripts
         ("in/traps.jsonl", 21, "truncated_line"),
     ]
     stats = json.loads((OUT / "stats.json").read_text())
-    assert stats["files"] == 5
+    assert stats["files"] == {
+        "total": 5,
+        "claude_code": 5,
+        "codex": 0,
+        "unrecognised": 0,
+        "empty": 0,
+    }
     assert stats["conversations"] == 7
     assert stats["read"] == 17 + 21 + 8 + 14 + 6
     assert stats["rejected"] == {
@@ -82,9 +88,15 @@ def test_folder_of_transcripts_gives_conversations_rejects_and_stats(transcripts
         "line_too_long": 0,
         "missing_field": 1,
         "truncated_line": 1,
+        "unrecognised_format": 0,
         "wrong_type": 1,
     }
-    assert stats["tool_calls"] == {"filtered": 0, "paired": 3 + 1 + 2 + 4 + 2, "unanswered": 1}
+    assert stats["tool_calls"] == {
+        "arguments_not_object": 0,
+        "filtered": 0,
+        "paired": 3 + 1 + 2 + 4 + 2,
+        "unanswered": 1,
+    }
     assert stats["tool_results"]["orphan"] == 1
 
 
@@ -188,7 +200,7 @@ def test_removed_transcript_removes_its_part_only(transcripts: Path, parsed: lis
     assert after == {name: before[name] for name in after}
     assert records("rejects.jsonl") == []
     stats = json.loads((OUT / "stats.json").read_text())
-    assert (stats["files"], stats["conversations"]) == (4, 6)
+    assert (stats["files"]["total"], stats["conversations"]) == (4, 6)
     assert "traps.jsonl" not in json.loads((PARTS / "index.json").read_text())["parts"]
 
 
@@ -282,6 +294,6 @@ def test_bundled_samples_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     shutil.copytree(samples, tmp_path / "in")
     run("--split", "turn")
     conversations = records("conversations")
-    assert len(conversations) == 2 + 3 + 1 + 3 + 1
+    assert len(conversations) == 2 + 3 + 1 + 3 + 1 + 1  # the last: a Codex rollout
     assert sum("subagent" in c["labels"].get("tags", []) for c in conversations) == 3
     assert len(records("rejects.jsonl")) == 4

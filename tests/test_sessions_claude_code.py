@@ -14,13 +14,9 @@ import pytest
 from schemas.__main__ import HERE as SCHEMA_DIR
 from stages.common.hashing import messages_id
 from stages.common.jsonl import Line, iter_lines
-from stages.sessions.claude_code import (
-    COUNT_KEYS,
-    REJECT_REASONS,
-    ParseResult,
-    SessionParams,
-    parse_transcript,
-)
+from stages.sessions.claude_code import COUNT_KEYS, REJECT_REASONS, parse_transcript
+from stages.sessions.threads import ParseResult, SessionParams
+from tests.records import assistant, call, tool, user
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sessions"
 
@@ -31,31 +27,6 @@ def parse(name: str, **params: Any) -> ParseResult:
 
 def plain(result: ParseResult) -> list[dict[str, Any]]:
     return [msgspec.to_builtins(c) for c in result.conversations]
-
-
-def call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments, separators=(",", ":"))},
-    }
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"role": "user", "content": text}
-
-
-def assistant(text: str | None = None, *calls: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant"}
-    if text is not None:
-        message["content"] = text
-    if calls:
-        message["tool_calls"] = list(calls)
-    return message
-
-
-def tool(call_id: str, text: str) -> dict[str, Any]:
-    return {"role": "tool", "tool_call_id": call_id, "content": text}
 
 
 BASIC_TURN_1 = [
@@ -85,7 +56,7 @@ def test_whole_session_merges_blocks_and_pairs_results_across_records() -> None:
     assert conversation["messages"] == BASIC_TURN_1 + BASIC_TURN_2
     assert conversation["id"] == messages_id(result.conversations[0].messages)
     assert conversation["source"] == "session"
-    assert conversation["labels"] == {"tags": ["tool_error"]}
+    assert conversation["labels"] == {"tags": ["claude_code", "tool_error"]}
     assert conversation["meta"] == {
         "file": "basic.jsonl",
         "line": 2,
@@ -151,8 +122,8 @@ def test_turn_split_gives_one_conversation_per_prompt_with_all_thread_tools() ->
     first, second = plain(result)
     assert first["messages"] == BASIC_TURN_1
     assert second["messages"] == BASIC_TURN_2
-    assert first["labels"] == {}
-    assert second["labels"] == {"tags": ["tool_error"]}
+    assert first["labels"] == {"tags": ["claude_code"]}
+    assert second["labels"] == {"tags": ["claude_code", "tool_error"]}
     assert (first["meta"]["line"], first["meta"]["timestamp"]) == (2, "2025-06-01T10:00:00.000Z")
     assert (second["meta"]["line"], second["meta"]["timestamp"]) == (13, "2025-06-01T10:01:00.000Z")
     names = [t["function"]["name"] for t in first["tools"]]
@@ -183,7 +154,9 @@ def test_include_glob_keeps_only_mcp_tools_and_removes_the_rest_cleanly() -> Non
         assistant("One test fails: test_empty."),
     ]
     assert [t["function"]["name"] for t in conversation["tools"]] == ["mcp__code-search__find"]
-    assert conversation["labels"] == {}  # the failing Bash result went with its call
+    assert conversation["labels"] == {
+        "tags": ["claude_code"]
+    }  # the failing Bash result went with its call
     assert result.counts["tool_calls.filtered"] == 2
     assert result.counts["tool_results.orphan"] == 0
 
@@ -221,7 +194,9 @@ def test_non_prompts_errors_and_bad_lines_in_one_file() -> None:
         user("Now list the files."),
         assistant("The listing did not come back."),
     ]
-    assert conversation["labels"] == {"tags": ["interrupted", "tool_error", "tool_rejected"]}
+    assert conversation["labels"] == {
+        "tags": ["claude_code", "interrupted", "tool_error", "tool_rejected"]
+    }
     assert conversation["meta"]["line"] == 4
     assert conversation["meta"]["timestamp"] == "2025-07-01T09:00:01.000Z"
     assert [(r.line, r.reason) for r in result.rejects] == [
@@ -253,12 +228,14 @@ def test_non_prompts_errors_and_bad_lines_in_one_file() -> None:
 
 def test_turns_survive_compaction_with_timestamps_going_backwards() -> None:
     first, second, third = plain(parse("traps.jsonl", split="turn"))
-    assert first["labels"] == {"tags": ["interrupted", "tool_error", "tool_rejected"]}
+    assert first["labels"] == {
+        "tags": ["claude_code", "interrupted", "tool_error", "tool_rejected"]
+    }
     assert second["messages"] == [
         user("Only in the function names, please."),
         assistant("Done: renamed the functions."),
     ]
-    assert second["labels"] == {}
+    assert second["labels"] == {"tags": ["claude_code"]}
     assert third["messages"] == [
         user("Now list the files."),
         assistant("The listing did not come back."),
@@ -320,7 +297,7 @@ def test_inline_sidechains_become_separate_subagent_conversations() -> None:
         tool("toolu_task2", "42 tests."),
         assistant("Docs: one page. Tests: 42."),
     ]
-    assert main["labels"] == {}
+    assert main["labels"] == {"tags": ["claude_code"]}
     assert docs["messages"] == [
         user("Summarize the docs folder."),
         assistant(None, call("toolu_a_glob", "Glob", {"pattern": "docs/**"})),
@@ -336,7 +313,7 @@ def test_inline_sidechains_become_separate_subagent_conversations() -> None:
         assistant("42 tests."),
     ]
     for sub in (docs, tests):
-        assert sub["labels"] == {"tags": ["subagent"]}
+        assert sub["labels"] == {"tags": ["claude_code", "subagent"]}
         assert sub["meta"]["session_id"] == "s-side"
     assert [t["function"]["name"] for t in docs["tools"]] == ["Glob"]
     assert (docs["meta"]["line"], tests["meta"]["line"]) == (4, 5)
@@ -344,7 +321,7 @@ def test_inline_sidechains_become_separate_subagent_conversations() -> None:
 
 def test_subagent_file_is_one_subagent_conversation() -> None:
     [conversation] = plain(parse("s-side/subagents/agent-x3.jsonl"))
-    assert conversation["labels"] == {"tags": ["subagent"]}
+    assert conversation["labels"] == {"tags": ["claude_code", "subagent"]}
     assert conversation["messages"][0] == user("Find the CI config.")
     assert [c["id"] for c in conversation["messages"][1]["tool_calls"]] == [
         "toolu_c_glob",

@@ -37,3 +37,37 @@ class ToolLogLine(RawRecord):
     tools_enabled: bool | tuple[str, ...] | None = None  # hashable: it keys a memo
     rating: Rating | None = None
     final_response: str | None = None
+
+
+# The assistant message `model_response` holds (JSON text), as far as we read it.
+
+
+class ResponseFunction(RawRecord):
+    """Only the name: the executed call's arguments come from the log line itself, and an
+    undeclared field is skipped by msgspec without building a Python object."""
+
+    name: str
+
+
+class ResponseToolCall(RawRecord):
+    function: ResponseFunction
+
+
+class ContentPart(RawRecord):
+    type: str = "text"
+    text: str | None = None
+
+
+class ResponseMessage(RawRecord):
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ResponseToolCall] | None = None
+
+
+class Choice(RawRecord):
+    message: ResponseMessage
+
+
+class ModelResponse(ResponseMessage):
+    """An assistant message, or a whole chat completion holding one in `choices`."""
+
+    choices: list[Choice] | None = None

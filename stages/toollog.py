@@ -4,7 +4,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.base import RawRecord, Record
+from schemas.base import Record
 from schemas.conversation import (
     FunctionCall,
     FunctionDef,
@@ -14,43 +14,12 @@ from schemas.conversation import (
     Tool,
     ToolCall,
 )
-from schemas.toollog import ToolLogLine
+from schemas.toollog import ModelResponse, ResponseMessage, ToolLogLine
 from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.decode import LineError
 from stages.common.tool_schema import infer_schema
 
 SUCCESS_STATUSES = frozenset({"success", "succeeded", "ok", "completed", "done"})
-
-
-class ResponseFunction(RawRecord):
-    """Only the name: the executed call's arguments come from the log line itself, and an
-    undeclared field is skipped by msgspec without building a Python object."""
-
-    name: str
-
-
-class ResponseToolCall(RawRecord):
-    function: ResponseFunction
-
-
-class ContentPart(RawRecord):
-    type: str = "text"
-    text: str | None = None
-
-
-class ResponseMessage(RawRecord):
-    content: str | list[ContentPart] | None = None
-    tool_calls: list[ResponseToolCall] | None = None
-
-
-class Choice(RawRecord):
-    message: ResponseMessage
-
-
-class ModelResponse(ResponseMessage):
-    """An assistant message, or a whole chat completion holding one in `choices`."""
-
-    choices: list[Choice] | None = None
 
 
 class ToolResult(Record):

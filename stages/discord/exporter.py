@@ -21,7 +21,6 @@ from typing import Literal
 
 import msgspec
 
-from schemas.base import RawRecord
 from schemas.discord import (
     USER_CONTENT_TYPES,
     DiscordAttachment,
@@ -35,6 +34,13 @@ from schemas.discord import (
     DiscordSticker,
     DiscordUser,
     RawDiscordMessage,
+)
+from schemas.discord_export import (
+    ExportEmoji,
+    ExportFile,
+    ExportMessage,
+    ExportReference,
+    ExportUser,
 )
 from stages.discord.errors import BadMessage
 from stages.discord.snowflake import normalize_timestamp
@@ -59,104 +65,6 @@ REFERENCE_KINDS: dict[str, Literal["default", "forward"]] = {
 DIRECT_MESSAGES_GUILD = "0"  # the exporter's pseudo-guild for DMs
 
 Markdown = Literal["auto", "rendered", "raw"]
-
-
-class _Camel(RawRecord, rename="camel"):
-    pass
-
-
-class ExportUser(_Camel):
-    id: str
-    name: str
-    nickname: str | None = None
-    is_bot: bool = False
-
-
-class ExportAttachment(_Camel):
-    id: str
-    file_name: str
-    url: str | None = None
-    file_size_bytes: int | None = None
-
-
-class ExportEmbedField(_Camel):
-    name: str = ""
-    value: str = ""
-
-
-class ExportEmbed(_Camel):
-    title: str | None = None
-    url: str | None = None
-    description: str | None = None
-    fields: list[ExportEmbedField] = msgspec.field(default_factory=list)
-
-
-class ExportSticker(_Camel):
-    id: str
-    name: str
-
-
-class ExportEmoji(_Camel):
-    name: str
-    id: str = ""
-    is_animated: bool = False
-
-
-class ExportReaction(_Camel):
-    emoji: ExportEmoji
-    count: int
-
-
-class ExportReference(_Camel):
-    type: str = "Default"
-    message_id: str | None = None
-    channel_id: str | None = None
-    guild_id: str | None = None
-
-
-class ExportInteraction(_Camel):
-    id: str
-    name: str | None = None
-    user: ExportUser | None = None
-
-
-class ExportForwarded(_Camel):
-    content: str = ""
-
-
-class ExportMessage(_Camel):
-    id: str
-    type: str | int
-    timestamp: str
-    author: ExportUser
-    content: str = ""
-    timestamp_edited: str | None = None
-    is_pinned: bool = False
-    attachments: list[ExportAttachment] = msgspec.field(default_factory=list)
-    embeds: list[ExportEmbed] = msgspec.field(default_factory=list)
-    stickers: list[ExportSticker] = msgspec.field(default_factory=list)
-    reactions: list[ExportReaction] = msgspec.field(default_factory=list)
-    mentions: list[ExportUser] = msgspec.field(default_factory=list)
-    reference: ExportReference | None = None
-    forwarded_message: ExportForwarded | None = None
-    interaction: ExportInteraction | None = None
-    inline_emojis: list[ExportEmoji] = msgspec.field(default_factory=list)
-
-
-class ExportGuild(_Camel):
-    id: str
-    name: str = ""
-
-
-class ExportChannel(_Camel):
-    id: str
-    name: str = ""
-
-
-class ExportFile(_Camel):
-    guild: ExportGuild
-    channel: ExportChannel
-    messages: list[msgspec.Raw]
 
 
 class ExportFormatError(ValueError):

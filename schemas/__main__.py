@@ -12,6 +12,8 @@ from schemas.claude_code import TranscriptRecord
 from schemas.codex_rollout import ResponseItem, RolloutLine
 from schemas.conversation import Conversation
 from schemas.discord import RawDiscordMessage
+from schemas.discord_api import ApiMessage
+from schemas.discord_export import ExportFile
 from schemas.export import ExportReject, OpenAIChatExample, RecordMetadata
 from schemas.fingerprint import StageFingerprint
 from schemas.formats import (
@@ -49,6 +51,8 @@ SCHEMAS: dict[str, type] = {
     "format_warning": FormatWarning,
     "openai_file_report": OpenAIFileReport,
     "raw_discord_message": RawDiscordMessage,
+    "discord_api_message": ApiMessage,
+    "discord_export_file": ExportFile,
     "claude_code_record": TranscriptRecord,
     "codex_rollout_line": RolloutLine,
     "codex_response_item": ResponseItem,

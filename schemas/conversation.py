@@ -79,6 +79,10 @@ class Meta(Record):
     alias_map: dict[str, str] | None = None
     synthetic_tool_calls: int | None = None
     reconstructed: bool | None = None
+    # A sub-agent's conversation: the agent's id; the conversation that ran it: for each of
+    # its tool calls that started a sub-agent, call id → agent id (same session_id).
+    agent_id: str | None = None
+    subagents: dict[str, str] | None = None
 
 
 class Conversation(Record):

@@ -95,6 +95,7 @@ def test_folder_of_transcripts_gives_conversations_rejects_and_stats(transcripts
         "arguments_not_object": 0,
         "filtered": 0,
         "paired": 3 + 1 + 2 + 4 + 2,
+        "subagent": 2,  # the Task calls of sidechain_inline.jsonl
         "unanswered": 1,
     }
     assert stats["tool_results"]["orphan"] == 1

@@ -6,7 +6,7 @@ import click
 import pytest
 
 from stages import collect_discord, ingest_journals, ingest_sessions, segment
-from stages.common.cli import input_files
+from stages.common.cli import input_files, scan_input, skipped_lines
 from tests.conftest import write_lines
 
 
@@ -58,3 +58,55 @@ def test_segment_takes_an_empty_collection_as_no_discord_data(run, workdir: Path
     run(collect_discord.main, "--out-dir", "collected")
     run(segment.main, "--input", "collected/channels", "--out-dir", "out", "--no-cache")
     assert Path("out/conversations.jsonl").read_bytes() == b""
+
+
+def test_linked_folders_are_read_once_under_their_real_path(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    write_lines(root / "real" / "a.jsonl", ["{}"])
+    write_lines(tmp_path / "disk2" / "b.jsonl", ["{}"])
+    (root / "0-link").symlink_to(root / "real")  # sorts before the folder it leads to
+    (root / "elsewhere").symlink_to(tmp_path / "disk2")
+    (root / "real" / "up").symlink_to(root)
+    (root / "x.jsonl").symlink_to("y.jsonl")
+    (root / "y.jsonl").symlink_to("x.jsonl")
+    write_lines(root / "notes.md", ["x"])
+    scan = scan_input(root)
+    assert [p.relative_to(root).as_posix() for p in scan.files] == [
+        "elsewhere/b.jsonl",
+        "real/a.jsonl",
+    ]
+    assert {
+        kind: [p.relative_to(root).as_posix() for p in paths]
+        for kind, paths in scan.skipped.items()
+    } == {
+        "symlink_loop": ["0-link", "real/up", "x.jsonl", "y.jsonl"],
+        "not_matching": ["notes.md"],
+        "unreadable": [],
+    }
+
+
+def test_every_stage_names_links_that_loop_and_paths_it_cannot_read(run, workdir: Path) -> None:
+    write_lines(workdir / "notes" / "day.md", ["# Monday", "", "Fixed the build."])
+    (workdir / "notes" / "again").symlink_to(".")
+    (workdir / "notes" / "lost.md").symlink_to("nowhere.md")
+    write_lines(workdir / "notes" / "photo.png", ["not markdown"])
+    result = run(ingest_journals.main, "--input", "notes", "--out-dir", "out")
+    assert [line for line in result.stderr.splitlines() if "passed over" in line] == [
+        "ingest_journals: passed over links that loop or lead to a folder already read: 1 "
+        "(notes/again)",
+        "ingest_journals: passed over files or folders that cannot be read (no permission, or a "
+        "broken link): 1 (notes/lost.md)",
+    ]
+    assert skipped_lines(scan_input("notes", "*.md"), ["not_matching"]) == [
+        "passed over files whose names do not match *.md: 1 (notes/photo.png)"
+    ]
+
+
+def test_a_kind_with_many_paths_names_the_first_three(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt", "e.jsonl"):
+        write_lines(tmp_path / name, ["x"])
+    folder = tmp_path.as_posix()
+    assert skipped_lines(scan_input(tmp_path, ["*.jsonl", "*.log"])) == [
+        "passed over files whose names do not match *.jsonl or *.log: 4 "
+        f"({folder}/a.txt, {folder}/b.txt, {folder}/c.txt and 1 more)"
+    ]

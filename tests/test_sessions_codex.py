@@ -291,6 +291,8 @@ def test_mixed_folder_routes_each_file_and_names_the_unrecognised_one(mixed: Pat
         }
     ]
     assert "in/notes.jsonl: no sessions adapter recognises this file" in result.output
+    # Unknown record types are named, whichever adapter met them.
+    assert "types no reader knows: session_note (1)" in result.output
     stats = json.loads(Path("data/ingested/sessions/stats.json").read_text())
     assert stats["files"] == {
         "total": 9,
@@ -388,3 +390,5 @@ def test_sub_agent_rollouts_odd_arguments_and_output_forms() -> None:
     assert conversation["meta"]["session_id"] == "r-sub"
     assert result.counts["tool_calls.arguments_not_object"] == 1
     assert result.counts["skipped.event.task_started"] == 1
+    [typed] = plain(parse_rollout(lines, "sub.jsonl", SessionParams(), agent_type="review"))
+    assert typed["labels"] == {"tags": ["agent:review", "codex", "subagent", "tool_error"]}

@@ -7,8 +7,15 @@ How the traps of the format are handled (see schemas/claude_code.py for the reco
 - Pairing calls with results, tool filters, turn splits and thinking are the shared
   assembly of stages/sessions/threads.py.
 - Sub-agent threads (`isSidechain`, inline or in `agent-<id>.jsonl`) become their own
-  conversations, tagged `subagent`; inline ones are told apart by `agentId` or by
+  conversations, tagged `subagent` (and `agent:<type>` when the file's `.meta.json` names
+  the type), with `meta.agent_id`; inline ones are told apart by `agentId` or by
   following `parentUuid` back to the thread's first record.
+- A call of a tool that starts a sub-agent (`Task`, later `Agent`) whose result names it
+  (`toolUseResult.agentId`) is listed in its conversation's `meta.subagents` (call id →
+  agent id): the link to the sub-agent's conversations, which come from another file and
+  so cannot be named by id.
+- Record types that hold no conversation (`SKIPPED_TYPES`) are counted by name; a type
+  nobody listed is counted as `unknown_type` and under `unknown_types.<type>`.
 - `user` records that are not prompts (isMeta, compact summaries, slash-command and
   local-command echoes, interrupt notices) are counted and skipped; an interrupt tags
   the conversation `interrupted`.
@@ -22,15 +29,20 @@ How the traps of the format are handled (see schemas/claude_code.py for the reco
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import msgspec
 
 from schemas.claude_code import (
+    SKIPPED_TYPES,
     AssistantRecord,
     ContentBlock,
     RecordType,
+    SkippedRecord,
+    SubagentMeta,
     SummaryRecord,
     SystemRecord,
+    TaskResult,
     TranscriptRecord,
     UserRecord,
 )
@@ -52,7 +64,7 @@ from stages.sessions.threads import (
 )
 
 # Bump when the same input lines would give different output: it keys the per-file cache.
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 AGENT = "claude_code"
 
 NOT_PROMPT_PREFIXES = (
@@ -68,6 +80,7 @@ COUNT_KEYS = (
     "blank_lines",
     "images_replaced",
     "skipped.unknown_type",
+    *(f"skipped.{kind}" for kind in SKIPPED_TYPES),
     "skipped.summary",
     "skipped.system",
     "skipped.compact_boundary",
@@ -86,15 +99,13 @@ INTERRUPT_PREFIX = "[Request interrupted by user"
 IMAGE_PLACEHOLDER = "[image]"
 
 _type_decoder = msgspec.json.Decoder(RecordType)
-_KNOWN_TYPES = frozenset({"user", "assistant", "system", "summary"})
-# Record types Claude Code writes that the parser skips: a file of these is still its own.
-RECORD_TYPES = _KNOWN_TYPES | {
-    "file-history-snapshot",
-    "queue-operation",
-    "attachment",
-    "ai-title",
-    "progress",
-}
+_task_result_decoder = msgspec.json.Decoder(TaskResult)
+_meta_decoder = msgspec.json.Decoder(SubagentMeta)
+META_SUFFIX = ".meta.json"
+# The tools that start a sub-agent: only their results' `toolUseResult` is read.
+SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
+# Every record type Claude Code writes, read or skipped by name: a file of these is its own.
+RECORD_TYPES = frozenset({"user", "assistant", "system", "summary", *SKIPPED_TYPES})
 
 
 def recognises(record_type: str, envelope: bool) -> bool:
@@ -102,13 +113,13 @@ def recognises(record_type: str, envelope: bool) -> bool:
     return not envelope and record_type in RECORD_TYPES
 
 
-def _unknown_type(line: Line) -> bool:
-    """A well-formed record of a type we do not model (skipped, not rejected)."""
+def _unknown_type(line: Line) -> str | None:
+    """The type of a well-formed record of a type nobody listed (skipped, not rejected)."""
     try:
         kind = _type_decoder.decode(line.data).type
     except msgspec.DecodeError:
-        return False
-    return kind not in _KNOWN_TYPES
+        return None
+    return None if kind in RECORD_TYPES else kind
 
 
 def decode_records(
@@ -118,7 +129,7 @@ def decode_records(
     rejects: list[Reject],
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[tuple[int, TranscriptRecord]]:
-    """Typed records of the lines we model; count unknown types, reject malformed lines.
+    """Typed records of the lines we model; count unknown types by name, reject malformed lines.
 
     Invalid JSON on an unterminated last line is a `truncated_line`: a file
     still being written ends with a cut-off line.
@@ -132,10 +143,23 @@ def decode_records(
         try:
             yield line.number, decode(line)
         except LineError as error:
-            if error.reason in ("wrong_type", "missing_field") and _unknown_type(line):
-                counts["skipped.unknown_type"] += 1
-            else:
+            kind = _unknown_type(line) if error.reason in ("wrong_type", "missing_field") else None
+            if kind is None:
                 rejects.append(error.reject(file, line))
+            else:
+                counts["skipped.unknown_type"] += 1
+                counts[f"unknown_types.{kind}"] += 1
+
+
+def _spawned_agent(record: UserRecord, blocks: list[ContentBlock]) -> str | None:
+    """The sub-agent named by the record's `toolUseResult`, if it names one and the record
+    answers one call (Claude Code writes one result a record: of several, whose would it be?)."""
+    if sum(1 for b in blocks if b.type == "tool_result") != 1:
+        return None
+    try:
+        return _task_result_decoder.decode(record.toolUseResult).agentId
+    except msgspec.DecodeError:  # absent, or not an object: the call failed
+        return None
 
 
 def _result_text(content: str | list[ContentBlock] | dict | None) -> str:
@@ -157,14 +181,18 @@ def _result_text(content: str | list[ContentBlock] | dict | None) -> str:
 class _Reader:
     """Sorts records into threads of prompts, replies, tool results and interrupts."""
 
-    def __init__(self, counts: Counter[str]) -> None:
+    def __init__(self, counts: Counter[str], agent_type: str | None) -> None:
         self.counts = counts
+        self.agent_type = agent_type  # of the file's sub-agent, from its .meta.json
         self.threads: dict[str, Thread] = {}
         self.sidechain_of: dict[str, str] = {}
+        self.spawning: set[str] = set()  # ids of calls that start a sub-agent
         self.session_id: str | None = None
 
     def read(self, lineno: int, record: TranscriptRecord) -> None:
-        if isinstance(record, SummaryRecord):
+        if isinstance(record, SkippedRecord):
+            self.counts[f"skipped.{record.kind()}"] += 1
+        elif isinstance(record, SummaryRecord):
             self.counts["skipped.summary"] += 1
         elif isinstance(record, SystemRecord):
             boundary = record.subtype == "compact_boundary"
@@ -188,7 +216,12 @@ class _Reader:
         if record.isSidechain and record.uuid:
             self.sidechain_of[record.uuid] = key
         if key not in self.threads:
-            self.threads[key] = Thread(subagent=record.isSidechain)
+            sub = record.isSidechain
+            self.threads[key] = Thread(
+                subagent=sub,
+                agent_id=record.agentId if sub else None,
+                agent_type=self.agent_type if sub else None,
+            )
         return self.threads[key]
 
     def _assistant(self, lineno: int, record: AssistantRecord, thread: Thread) -> None:
@@ -213,6 +246,8 @@ class _Reader:
                 reply.thinking.append(block.thinking)
             elif block.type == "tool_use" and block.id and block.name:
                 reply.calls.append(Call(block.id, block.name, block.input or {}))
+                if block.name in SUBAGENT_TOOLS:
+                    self.spawning.add(block.id)
             else:
                 self.counts["skipped.assistant_blocks"] += 1
 
@@ -237,6 +272,9 @@ class _Reader:
                         call_id=block.tool_use_id,
                         text=_result_text(block.content),
                         is_error=block.is_error is True,
+                        agent_id=_spawned_agent(record, blocks)
+                        if block.tool_use_id in self.spawning
+                        else None,
                     )
                 )
             elif block.type == "text" and block.text:
@@ -269,16 +307,37 @@ class _Reader:
             texts.append(text)
 
 
+def meta_file(transcript: Path) -> Path | None:
+    """Where Claude Code writes a sub-agent transcript's `agent-<id>.meta.json` (None if no
+    sub-agent's): beside it, in `<session>/subagents/` (and `subagents/workflows/<run>/`)."""
+    name = transcript.name
+    if not (name.startswith("agent-") and name.endswith(".jsonl")):
+        return None
+    return transcript.with_name(name.removesuffix(".jsonl") + META_SUFFIX)
+
+
+def read_meta_file(path: Path) -> SubagentMeta | None:
+    """A sub-agent's `.meta.json`, or None when it cannot be read or is not such an object."""
+    try:
+        return _meta_decoder.decode(path.read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return None
+
+
 def parse_transcript(
     lines: Iterable[Line],
     file: str,
     params: SessionParams,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    agent_type: str | None = None,
 ) -> ParseResult:
-    """Every conversation in one transcript file, with the rejected lines and what was counted."""
+    """Every conversation in one transcript file, with the rejected lines and what was counted.
+
+    `agent_type` is the type the sub-agent's `.meta.json` names, when the file is a sub-agent's.
+    """
     counts: Counter[str] = Counter()
     rejects: list[Reject] = []
-    reader = _Reader(counts)
+    reader = _Reader(counts, agent_type)
     for lineno, record in decode_records(lines, file, counts, rejects, max_line_bytes):
         reader.read(lineno, record)
     meta = Meta(file=file, session_id=reader.session_id)

@@ -317,8 +317,12 @@ def parse_rollout(
     file: str,
     params: SessionParams,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    agent_type: str | None = None,
 ) -> ParseResult:
-    """Every conversation in one rollout file, with the rejected lines and what was counted."""
+    """Every conversation in one rollout file, with the rejected lines and what was counted.
+
+    `agent_type` is a sub-agent's type found beside the file: it tags a sub-agent's rollout.
+    """
     counts: Counter[str] = Counter()
     rejects: list[Reject] = []
     reader = _Reader(file, counts, rejects, max_line_bytes)
@@ -334,6 +338,8 @@ def parse_rollout(
             rejects.append(error.reject(file, line))
             continue
         reader.read(line, record)
+    if reader.thread.subagent:
+        reader.thread.agent_type = agent_type
     meta = Meta(file=file, session_id=reader.session_id)
     encoded = encode_threads([reader.thread], params, meta, AGENT, counts)
     return ParseResult(lines=encoded, rejects=rejects, counts=dict(sorted(counts.items())))

@@ -29,7 +29,8 @@ class Adapter(NamedTuple):
     name: str  # also the tag of its conversations and its `files.<name>` count
     version: int  # the adapter's PARSER_VERSION: part of every file's cache key
     recognises: Callable[[str, bool], bool]  # (record type, is an envelope with a payload)
-    parse: Callable[[Iterable[Line], str, SessionParams, int], ParseResult]
+    # (lines, file, params, max_line_bytes, the sub-agent type found beside the file)
+    parse: Callable[[Iterable[Line], str, SessionParams, int, str | None], ParseResult]
 
 
 ADAPTERS = (
@@ -67,9 +68,17 @@ def _adapter(line: Line) -> Adapter | None:
 
 
 def parse_file(
-    lines: Iterable[Line], file: str, params: SessionParams, max_line_bytes: int
+    lines: Iterable[Line],
+    file: str,
+    params: SessionParams,
+    max_line_bytes: int,
+    agent_type: str | None = None,
 ) -> ParseResult:
-    """The file parsed by the adapter that recognises it, or one reject saying none does."""
+    """The file parsed by the adapter that recognises it, or one reject saying none does.
+
+    `agent_type` is a sub-agent's type that discovery found beside the file (Claude Code's
+    `agent-<id>.meta.json`): the adapter tags the sub-agent's conversations with it.
+    """
     iterator: Iterator[Line] = iter(lines)
     seen: list[Line] = []
     probed = 0
@@ -77,7 +86,7 @@ def parse_file(
         seen.append(line)
         adapter = _adapter(line)
         if adapter is not None:
-            result = adapter.parse(chain(seen, iterator), file, params, max_line_bytes)
+            result = adapter.parse(chain(seen, iterator), file, params, max_line_bytes, agent_type)
             result.counts[f"files.{adapter.name}"] = 1
             return result
         probed += not line.blank

@@ -12,7 +12,10 @@ replies, tool results, interrupts); this module does the rest, the same for ever
 - a kept thinking text becomes `<think>…</think>` at the start of the assistant content,
   the form reasoning chat templates (DeepSeek-R1, Qwen3) parse back out;
 - each conversation is tagged with the agent that wrote it (`claude_code`, `codex`), so
-  downstream stages can tell the agents apart within `source: session`.
+  downstream stages can tell the agents apart within `source: session`;
+- a sub-agent's thread gives its conversations `meta.agent_id` and, when the adapter knows
+  the agent's type, the tag `agent:<type>`; a call whose result names the sub-agent it ran
+  is listed in `meta.subagents` (call id → agent id), the link to that agent's conversations.
 """
 
 from collections import Counter
@@ -48,6 +51,7 @@ ASSEMBLY_COUNT_KEYS = (
     "tool_calls.paired",
     "tool_calls.unanswered",
     "tool_calls.filtered",
+    "tool_calls.subagent",
     "tool_results.orphan",
     "tool_results.duplicate",
     "tool_results.error",
@@ -112,6 +116,7 @@ class Result(msgspec.Struct):
     call_id: str
     text: str
     is_error: bool
+    agent_id: str | None = None  # the sub-agent this call ran, when its result names it
 
 
 class Interrupt(msgspec.Struct):
@@ -128,6 +133,8 @@ class Thread(msgspec.Struct):
     """One line of conversation: a session's main thread, or one sub-agent's."""
 
     subagent: bool = False
+    agent_id: str | None = None  # a sub-agent's id, and its type (e.g. `Explore`) when known
+    agent_type: str | None = None
     items: list[Item] = []
     replies: dict[str, Reply] = {}  # by the adapter's response key
 
@@ -207,12 +214,15 @@ class _Assembler:
 
     def _conversation(self, segment: list[Item]) -> bytes | None:
         tags = {self.agent, "subagent"} if self.thread.subagent else {self.agent}
+        if self.thread.agent_type:
+            tags.add(f"agent:{self.thread.agent_type}")
+        spawned: dict[str, str] = {}
         raw: list[Message] = []
         for item in segment:
             if isinstance(item, Prompt):
                 raw.append(Message(role="user", content=item.text))
             elif isinstance(item, Reply):
-                raw.extend(self._reply(item, tags))
+                raw.extend(self._reply(item, tags, spawned))
             elif isinstance(item, Interrupt):
                 tags.add("interrupted")
         messages = [m for m in normalize(raw, self.counts) if not self._thinking_only(m)]
@@ -227,7 +237,12 @@ class _Assembler:
             self.tools,
             Labels(tags=sorted(tags)),
             msgspec.structs.replace(
-                self.meta, line=segment[0].line, timestamp=min(stamps, default=None), model=model
+                self.meta,
+                line=segment[0].line,
+                timestamp=min(stamps, default=None),
+                model=model,
+                agent_id=self.thread.agent_id,
+                subagents=spawned or None,
             ),
         )
 
@@ -245,7 +260,7 @@ class _Assembler:
         self.counts["dropped.thinking_only"] += alone
         return alone
 
-    def _reply(self, reply: Reply, tags: set[str]) -> list[Message]:
+    def _reply(self, reply: Reply, tags: set[str], spawned: dict[str, str]) -> list[Message]:
         calls: list[ToolCall] = []
         answers: list[Message] = []
         for call in reply.calls:
@@ -262,6 +277,9 @@ class _Assembler:
             )
             answers.append(Message(role="tool", tool_call_id=call.id, content=result.text))
             self.counts["tool_calls.paired"] += 1
+            if result.agent_id:
+                self.counts["tool_calls.subagent"] += 1
+                spawned[call.id] = result.agent_id
             if result.is_error:
                 self.counts["tool_results.error"] += 1
                 tags.add("tool_error")

@@ -52,6 +52,7 @@ from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line
 from stages.sessions.threads import (
     ASSEMBLY_COUNT_KEYS,
+    IMAGE_PLACEHOLDER,
     Call,
     Interrupt,
     ParseResult,
@@ -96,7 +97,6 @@ COUNT_KEYS = (
 )
 REJECT_REASONS = DECODE_REASONS
 INTERRUPT_PREFIX = "[Request interrupted by user"
-IMAGE_PLACEHOLDER = "[image]"
 
 _type_decoder = msgspec.json.Decoder(RecordType)
 _task_result_decoder = msgspec.json.Decoder(TaskResult)

@@ -66,6 +66,7 @@ from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line
 from stages.sessions.threads import (
     ASSEMBLY_COUNT_KEYS,
+    IMAGE_PLACEHOLDER,
     Call,
     Interrupt,
     ParseResult,
@@ -109,7 +110,6 @@ COUNT_KEYS = (
     *ASSEMBLY_COUNT_KEYS,
 )
 REJECT_REASONS = DECODE_REASONS
-IMAGE_PLACEHOLDER = "[image]"
 LOCAL_SHELL = "local_shell"
 
 _exec_output = msgspec.json.Decoder(ExecOutput)

@@ -44,6 +44,9 @@ THINK_OPEN, THINK_CLOSE = "<think>\n", "\n</think>"
 Split = Literal["whole", "turn"]
 Thinking = Literal["drop", "keep"]
 
+# What an image in a prompt or a tool result becomes: text models train on no pixels.
+IMAGE_PLACEHOLDER = "[image]"
+
 # What assembling counts, whatever the agent: every adapter lists these in its stats.
 ASSEMBLY_COUNT_KEYS = (
     "conversations",

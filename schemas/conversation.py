@@ -5,7 +5,7 @@ projection, not a translation: assistant `tool_calls` carry `arguments` as a JSO
 string, tool messages answer them by `tool_call_id`.
 """
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -14,7 +14,9 @@ from schemas.base import Record
 # Options are per class in msgspec: ToolCall and Tool restate kw_only, and keep
 # their defaults on disk because consumers require `"type": "function"`.
 Role = Literal["system", "user", "assistant", "tool"]
-Source = Literal["discord", "session", "toollog", "botlog", "journal", "synthetic"]
+# The name of the source that made the record: its folder under stages/sources/, or a
+# source with stages of its own (discord).
+Source = Annotated[str, msgspec.Meta(pattern="^[a-z][a-z0-9_]*$")]
 ExampleType = Literal["direct_execution", "reasoning_chain", "negative", "code_correction"]
 
 

@@ -1,7 +1,8 @@
 """enrich: label every conversation, and draw new examples from failed tool calls.
 
-Reads:  conversation JSONL files or folders of JSONL parts (arguments, in order; a folder's
-        parts in sorted order), the annotations file, the prompts
+Reads:  every source's conversations under data/ingested/ (<source>/conversations, sources
+        in name order), or the conversation JSONL files or folders of parts given as
+        arguments (in order; a folder's parts in sorted order), the annotations file, the prompts
         prompts/label.md and prompts/explain_failure.md.
 Writes: conversations.jsonl (each input conversation labelled, followed by the examples drawn
         from it), failures.jsonl (id, reason of every LLM reply that could not be used),
@@ -31,6 +32,8 @@ from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
+from stages.common.sources import INGESTED, UnknownSourceFolder
+from stages.common.sources import ingested as ingested_folders
 from stages.common.stats import Stats
 from stages.llm_tasks import explain_failure, label
 from stages.llm_tasks.common import TaskError, usable
@@ -144,7 +147,14 @@ def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conver
 @stage_command
 @stage_params("enrich")
 @llm_option
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "--ingested",
+    default=INGESTED,
+    show_default=True,
+    help="The folder of every source's output (<source>/conversations), read when no "
+    "INPUTS are given, source by source in name order.",
+)
 @click.option(
     "--annotations",
     default="data/annotations.yaml",
@@ -169,6 +179,7 @@ def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conver
 @click.option("--out-dir", default="data/enriched", show_default=True)
 def main(
     inputs: tuple[str, ...],
+    ingested: str,
     llm: LLMSettings,
     annotations: str,
     derive: bool,
@@ -178,10 +189,15 @@ def main(
 ) -> None:
     """Label conversations (type, quality, tags, reasoning) and derive examples from failures.
 
-    Example: python -m stages.enrich data/ingested/toollog/conversations --llm provider=openai
+    Example: python -m stages.enrich --llm provider=openai
     """
     setup_logging("enrich")
     out = Path(out_dir)
+    if not inputs:
+        try:
+            inputs = tuple(str(p / "conversations") for p in ingested_folders(ingested).values())
+        except UnknownSourceFolder as error:
+            raise click.ClickException(str(error)) from None
     source = click.get_current_context().get_parameter_source("annotations")
     notes = load_annotations(annotations, required=source is not ParameterSource.DEFAULT)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,8 @@ from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, read_records, records_size
 from stages.common.params import stage_params
 from stages.common.progress import Progress
+from stages.common.sources import INGESTED, UnknownSourceFolder
+from stages.common.sources import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info
@@ -194,24 +196,15 @@ def summarize(
     }
 
 
-def parse_named(values: tuple[str, ...]) -> dict[str, str]:
-    named = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        if not sep or not name or not path:
-            raise click.BadParameter(f"{value!r}: expected NAME=PATH", param_hint="--source-stats")
-        named[name] = path
-    return named
-
-
 @stage_command
 @stage_params("export")
 @click.option("--curated-dir", default="data/curated", show_default=True)
 @click.option(
-    "--source-stats",
-    multiple=True,
-    metavar="NAME=PATH",
-    help="Stats of an ingestion stage, summed into the run's stats.",
+    "--ingested",
+    default=INGESTED,
+    show_default=True,
+    help="The folder of every source's output: each <source>/stats.json is summed into "
+    "the run's stats.",
 )
 @click.option("--curate-stats", default="data/curated/stats.json", show_default=True)
 @click.option(
@@ -236,7 +229,7 @@ def parse_named(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out-dir", default="data/export", show_default=True)
 def main(
     curated_dir: str,
-    source_stats: tuple[str, ...],
+    ingested: str,
     curate_stats: str,
     formats: tuple[str, ...],
     system_prompt: str | None,
@@ -250,7 +243,11 @@ def main(
     """
     setup_logging("export")
     # Read first: a wrong path costs a second here, not the whole export.
-    sources = {name: read_stats(path) for name, path in parse_named(source_stats).items()}
+    try:
+        folders = ingested_folders(ingested, required=False)
+    except UnknownSourceFolder as error:
+        raise click.ClickException(str(error)) from None
+    sources = {name: read_stats(folder / "stats.json") for name, folder in folders.items()}
     curated = read_stats(curate_stats)
     chosen = sorted(set(formats))
     out = Path(out_dir)

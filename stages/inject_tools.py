@@ -3,7 +3,8 @@
 Reads:  conversations JSONL (segment's output) and a tool catalog (a JSON list of
         function definitions in OpenAI `tools` shape); with the `llm` planner, the prompt
         prompts/inject_tools.md.
-Writes: conversations JSONL (calls and results inserted, `meta.synthetic_tool_calls`
+Writes: into data/ingested/discord/, where every source's output lies: conversations/
+        (one JSONL part; calls and results inserted, `meta.synthetic_tool_calls`
         set on every conversation), planner_failures.jsonl (id, reason of every planner
         reply that could not be used), stats (calls per tool), and the LLM response cache
         (`--cache-dir`, a persistent DVC output).
@@ -21,9 +22,10 @@ from pathlib import Path
 import click
 
 from schemas.conversation import Conversation, Tool
+from stages.common.atomic import atomic_folder
 from stages.common.catalog import load_catalog
 from stages.common.cli import setup_logging, stage_command
-from stages.common.jsonl import JsonlWriter, batches, read_records, records_size
+from stages.common.jsonl import PART_SUFFIX, JsonlWriter, batches, read_records, records_size
 from stages.common.llm import LLMSettings, LLMStats
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
@@ -102,9 +104,9 @@ def plan_chunk(
 )
 @click.option(
     "--out-dir",
-    default="data/discord/injected",
+    default="data/ingested/discord",
     show_default=True,
-    help="Where conversations.jsonl, planner_failures.jsonl and stats.json go.",
+    help="Where the conversations/ folder, planner_failures.jsonl and stats.json go.",
 )
 def main(
     input: str,
@@ -137,7 +139,8 @@ def main(
     )
     llm_stats = LLMStats()
     with (
-        JsonlWriter(out / "conversations.jsonl") as writer,
+        atomic_folder(out / "conversations") as parts,
+        JsonlWriter(parts / f"{0:09d}{PART_SUFFIX}") as writer,
         JsonlWriter(out / "planner_failures.jsonl") as failures,
         Progress("read", total=records_size([input]), unit="B") as progress,
     ):

@@ -1,13 +1,13 @@
 """inputs: fingerprint the files each stage reads from params.yaml's paths, for DVC.
 
-Reads:  the input paths params.yaml names (STAGE_INPUTS: `ingest_*.input`, the tool
+Reads:  the input paths params.yaml names (stage_inputs: `ingest_*.input`, the tool
         catalogs, `collect_discord.exports`), inside the repository or anywhere else,
         `~` included.
 Writes: `<out-dir>/<stage>.json` for each of those stages (schemas/fingerprint.py:
         StageFingerprint): each input path as written in params.yaml, and every file
         below it with its path relative to it, its size and its sha256. A stage whose
         source is not in `sources` gets `enabled: false` and no files.
-Params: sources, and the input paths of STAGE_INPUTS.
+Params: sources, and the input paths of every source (stage_inputs).
 
 Those stages depend on these fingerprints instead of on the input paths: DVC would
 write a path outside the repository into dvc.lock as it is on this machine
@@ -28,7 +28,7 @@ from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
 from stages.common.filecache import FileCache
 from stages.common.params import PARAMS_FILE, load_params
-from stages.common.sources import SOURCES, STAGE_INPUTS, check_sources, local_path
+from stages.common.sources import SOURCES, check_sources, local_path, stage_inputs
 
 
 def param_value(params: dict[str, Any], dotted: str) -> Any:
@@ -75,7 +75,7 @@ def fingerprint(param: str, written: Any, hashes: FileCache) -> InputPath:
 def stage_fingerprint(
     stage: str, sources: tuple[str, ...], params: dict[str, Any], hashes: FileCache
 ) -> StageFingerprint:
-    source, names = STAGE_INPUTS[stage]
+    source, names = stage_inputs()[stage]
     if source not in sources:
         return StageFingerprint(stage=stage, source=source, enabled=False)
     inputs = [fingerprint(name, param_value(params, name), hashes) for name in names]
@@ -108,7 +108,7 @@ def main(params_file: str, out_dir: str, cache_dir: str) -> None:
     sources = check_sources(params.get("sources", list(SOURCES)), params_file)
     hashes = FileCache(cache_dir)
     encoder = msgspec.json.Encoder()
-    for stage in STAGE_INPUTS:
+    for stage in stage_inputs():
         fingerprinted = stage_fingerprint(stage, sources, params, hashes)
         write_bytes_atomic(Path(out_dir, f"{stage}.json"), encoder.encode(fingerprinted) + b"\n")
     hashes.save()

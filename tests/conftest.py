@@ -7,11 +7,26 @@ from typing import Any
 
 import click
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from stages.common.jsonl import part_files
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def dvc_stages(path: Path = REPO / "dvc.yaml") -> dict[str, dict[str, Any]]:
+    """The stages of a dvc.yaml in file order, each `foreach` item as DVC names it
+    (`ingest@sessions`) with `${item}` filled in."""
+    stages: dict[str, dict[str, Any]] = {}
+    for name, spec in yaml.safe_load(path.read_text())["stages"].items():
+        if "foreach" not in spec:
+            stages[name] = spec
+            continue
+        for item in spec["foreach"]:
+            text = json.dumps(spec["do"]).replace("${item}", item)
+            stages[f"{name}@{item}"] = json.loads(text)
+    return stages
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Bot conversation logs → conversations, on hand-written daily files with every bad line."""
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -9,10 +8,10 @@ import msgspec
 import pytest
 
 from schemas.botlog import BotLogLine
-from stages.botlog.conversations import DayStatus, day_status, parse_day, parse_line
 from stages.common.decode import LineDecoder
 from stages.common.hashing import messages_id
 from stages.common.jsonl import Line, iter_lines
+from stages.sources.botlog.day_log import parse_day, parse_line
 
 FIXTURES = Path(__file__).parent / "fixtures" / "botlog"
 DAY1 = "conversations_2024-06-01.jsonl"
@@ -158,26 +157,3 @@ def test_output_is_schema_valid_and_deterministic():
     assert first == msgspec.json.encode(parse(DAY1).conversations)
     for conversation in parse(DAY1).conversations + parse(DAY2).conversations:
         jsonschema.validate(dump(conversation), schema)
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def test_day_status_sorts_days_into_parsed_new_changed_ignored(tmp_path):
-    for day in ("2024-06-03", "2024-06-01", "2024-06-02"):
-        (tmp_path / f"conversations_{day}.jsonl").write_text(f'{{"day": "{day}"}}\n')
-    (tmp_path / "conversations_2024-13-40.jsonl").write_text("")
-    (tmp_path / "notes.txt").write_text("")
-    (tmp_path / "conversations_2024-06-04.jsonl").mkdir()
-    already = {
-        "2024-06-01": sha(tmp_path / "conversations_2024-06-01.jsonl"),
-        "2024-06-02": "0" * 64,  # the file grew since it was parsed
-        "2024-05-31": "1" * 64,  # parsed once, file since removed
-    }
-    assert day_status(tmp_path, already) == DayStatus(
-        parsed=["2024-06-01"],
-        new=["2024-06-03"],
-        changed=["2024-06-02"],
-        ignored=["conversations_2024-13-40.jsonl", "notes.txt"],
-    )

@@ -23,7 +23,8 @@ def build(run, workdir: Path) -> Path:
     (cur / "stats.json").write_bytes(
         json_bytes({"dropped": {"duplicate": 1, "rating_below_min": 2, "unrated": 0}})
     )
-    (workdir / "ingest.json").write_bytes(
+    (workdir / "ing" / "toollog").mkdir(parents=True)
+    (workdir / "ing" / "toollog" / "stats.json").write_bytes(
         json_bytes({"read": 7, "conversations": 4, "rejected": {"invalid_json": 3}})
     )
     (workdir / "params.yaml").write_text(PARAMS)
@@ -33,8 +34,8 @@ def build(run, workdir: Path) -> Path:
         "cur",
         "--curate-stats",
         "cur/stats.json",
-        "--source-stats",
-        "toollog=ingest.json",
+        "--ingested",
+        "ing",
         "--out-dir",
         "exp",
     )

@@ -120,7 +120,7 @@ def test_read_records_reads_a_record_longer_than_the_input_line_limit(tmp_path: 
     """Our own outputs have no line limit: a conversation with huge tool output comes back."""
     big = Conversation(
         id="x",
-        source="session",
+        source="sessions",
         messages=[Message(role="user", content="y" * (DEFAULT_MAX_LINE_BYTES + 10))],
     )
     path = tmp_path / "conversations.jsonl"

@@ -12,6 +12,7 @@ import yaml
 
 from stages.common.llm import LLMSettings
 from stages.formats import FORMATS
+from tests.conftest import dvc_stages
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -29,7 +30,7 @@ HEADING = re.compile(r"^#{1,6} (.+)$", re.M)
 
 
 def stage_commands() -> list[str]:
-    return sorted({spec["cmd"].split()[2] for spec in DVC["stages"].values()})
+    return sorted({spec["cmd"].split()[2] for spec in dvc_stages().values()})
 
 
 def click_commands() -> list[str]:

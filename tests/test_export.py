@@ -29,7 +29,8 @@ def export(run, workdir: Path, *args: str) -> Path:
     (cur / "stats.json").write_bytes(
         json_bytes({"read": 4, "dropped": {"duplicate": 1, "unrated": 0}, "train": 2})
     )
-    (workdir / "ingest.json").write_bytes(
+    (workdir / "ing" / "toollog").mkdir(parents=True)
+    (workdir / "ing" / "toollog" / "stats.json").write_bytes(
         json_bytes(
             {"read": 7, "conversations": 4, "rejected": {"invalid_json": 2, "wrong_type": 1}}
         )
@@ -40,8 +41,8 @@ def export(run, workdir: Path, *args: str) -> Path:
         "cur",
         "--curate-stats",
         "cur/stats.json",
-        "--source-stats",
-        "toollog=ingest.json",
+        "--ingested",
+        "ing",
         "--out-dir",
         "exp",
         *args,

@@ -4,10 +4,13 @@ import json
 import shutil
 from pathlib import Path
 
+from stages.common import ingestion
 from stages.common.jsonl import read_records
-from stages.ingest_botlog import main as ingest_botlog
-from stages.ingest_journals import main as ingest_journals
+from stages.ingest import command
 from tests.conftest import read_jsonl
+
+ingest_botlog = command("botlog")
+ingest_journals = command("journals")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -15,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def test_journals_stage_writes_examples_rejects_and_stats(run, workdir: Path) -> None:
     shutil.copytree(FIXTURES / "journals", workdir / "notes")
     run(ingest_journals, "--input", "notes", "--out-dir", "out")
-    conversations = read_jsonl(workdir / "out" / "conversations.jsonl")
+    conversations = read_jsonl(workdir / "out" / "conversations")
     rejects = read_jsonl(workdir / "out" / "rejects.jsonl")
     stats = json.loads((workdir / "out" / "stats.json").read_text())
     # per fixture: anti 6, chains 5, code_pairs 4, commands 5, invalid_utf8 2, odd 1
@@ -26,7 +29,7 @@ def test_journals_stage_writes_examples_rejects_and_stats(run, workdir: Path) ->
         "negative": 5,
         "reasoning_chain": 8,
     }
-    assert stats["files"] == 7
+    assert stats["files"]["total"] == 7
     assert stats["read"] == 256  # `wc -l` of the seven fixtures
     # rejects: chains 2, code_pairs 1, commands 4, odd 3, invalid_utf8 1, empty 1
     assert sum(stats["rejected"].values()) == len(rejects) == 12
@@ -40,14 +43,14 @@ def test_journals_stage_strict_stops_at_the_first_reject(run, workdir: Path) -> 
     shutil.copytree(FIXTURES / "journals", workdir / "notes")
     result = run(ingest_journals, "--input", "notes", "--out-dir", "out", "--strict", exit_code=1)
     assert "notes/chains.md:48: chain_missing_fix" in result.output
-    assert not (workdir / "out" / "conversations.jsonl").exists()
+    assert not (workdir / "out" / "stats.json").exists()
 
 
 def test_journals_stage_reads_its_params(run, workdir: Path) -> None:
     shutil.copytree(FIXTURES / "journals", workdir / "notes")
     (workdir / "params.yaml").write_text("ingest_journals:\n  input: notes/commands.md\n")
     run(ingest_journals, "--out-dir", "out")
-    assert len(read_jsonl(workdir / "out" / "conversations.jsonl")) == 5
+    assert len(read_jsonl(workdir / "out" / "conversations")) == 5
 
 
 def test_botlog_stage_and_status(run, workdir: Path) -> None:
@@ -68,9 +71,14 @@ def test_botlog_stage_and_status(run, workdir: Path) -> None:
     with (workdir / "logs" / "conversations_2024-06-02.jsonl").open("a") as handle:
         handle.write("more\n")
     result = run(ingest_botlog, "--input", "logs", "--out-dir", "out", "--status")
-    assert result.output == (
-        "parsed (1): 2024-06-01\nnew (1): 2024-06-03\nchanged (1): 2024-06-02\nignored (0): -\n"
-    )
+    (workdir / "logs" / "notes.txt").write_text("not a day")
+    result = run(ingest_botlog, "--input", "logs", "--out-dir", "out", "--status")
+    assert result.output.splitlines() == [
+        "parsed (1): logs/conversations_2024-06-01.jsonl",
+        "new (1): logs/conversations_2024-06-03.jsonl",
+        "changed (1): logs/conversations_2024-06-02.jsonl",
+        "passed_over (1): logs/notes.txt",
+    ]
 
 
 def test_botlog_stage_rejects_huge_lines_by_size(run, workdir: Path) -> None:
@@ -84,34 +92,32 @@ def test_botlog_stage_rejects_huge_lines_by_size(run, workdir: Path) -> None:
 
 def test_botlog_stage_needs_a_folder(run, workdir: Path) -> None:
     result = run(ingest_botlog, "--input", "missing", "--out-dir", "out", exit_code=1)
-    assert "missing: no such folder" in result.output
+    assert "missing: no such file or folder" in result.output
 
 
 def test_botlog_new_day_parses_only_that_file(run, workdir: Path, monkeypatch) -> None:
-    from stages import ingest_botlog as stage
-
     parsed: list[str] = []
-    real = stage.parse_part
+    real = ingestion.parse_file_part
 
     def spy(item):
-        parsed.append(item[0].file)
+        parsed.append(item[0].file.file)
         return real(item)
 
-    monkeypatch.setattr(stage, "parse_part", spy)
+    monkeypatch.setattr(ingestion, "parse_file_part", spy)
     logs = workdir / "logs"
     shutil.copytree(FIXTURES / "botlog", logs)
     held = workdir / "held.jsonl"
     shutil.move(logs / "conversations_2024-06-02.jsonl", held)
-    run(ingest_botlog, "--input", "logs", "--out-dir", "out")
+    run(ingest_botlog, "--input", "logs", "--out-dir", "out", "--jobs", "1")
     assert parsed == ["logs/conversations_2024-06-01.jsonl"]
     shutil.move(held, logs / "conversations_2024-06-02.jsonl")
     parsed.clear()
-    run(ingest_botlog, "--input", "logs", "--out-dir", "out")
+    run(ingest_botlog, "--input", "logs", "--out-dir", "out", "--jobs", "1")
     assert parsed == ["logs/conversations_2024-06-02.jsonl"]
     parsed.clear()
-    run(ingest_botlog, "--input", "logs", "--out-dir", "cold", "--no-cache")
+    run(ingest_botlog, "--input", "logs", "--out-dir", "cold", "--no-cache", "--jobs", "1")
     assert len(parsed) == 2
-    for name in ("rejects.jsonl", "stats.json", "days.json"):
+    for name in ("rejects.jsonl", "stats.json"):
         assert (workdir / "out" / name).read_bytes() == (workdir / "cold" / name).read_bytes()
     for part in sorted((workdir / "cold" / "conversations").iterdir()):
         assert (workdir / "out" / "conversations" / part.name).read_bytes() == part.read_bytes()

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from stages import ingest_sessions
+from stages.common import ingestion
 from stages.common.jsonl import part_files
 from stages.common.parts import Parsed
-from stages.ingest_sessions import main
+from stages.ingest import command
+
+main = command("sessions")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sessions"
 OUT = Path("data/ingested/sessions")
@@ -31,13 +33,13 @@ def transcripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files actually parsed (not served from the cache) during a test."""
     seen: list[str] = []
-    real = ingest_sessions.parse_part
+    real = ingestion.parse_file_part
 
-    def spy(item: tuple[ingest_sessions.Task, Path]) -> Parsed:
-        seen.append(item[0].file)
+    def spy(item: tuple[ingestion.FileTask, Path]) -> Parsed:
+        seen.append(item[0].file.file)
         return real(item)
 
-    monkeypatch.setattr(ingest_sessions, "parse_part", spy)
+    monkeypatch.setattr(ingestion, "parse_file_part", spy)
     return seen
 
 
@@ -65,7 +67,7 @@ def test_folder_of_transcripts_gives_conversations_rejects_and_stats(transcripts
         ("in/sidechain_inline.jsonl", 5),
         ("in/traps.jsonl", 4),
     ]
-    assert all(c["source"] == "session" for c in conversations)
+    assert all(c["source"] == "sessions" for c in conversations)
     assert [(r["file"], r["line"], r["reason"]) for r in records("rejects.jsonl")] == [
         ("in/traps.jsonl", 10, "invalid_json"),
         ("in/traps.jsonl", 14, "wrong_type"),
@@ -286,7 +288,7 @@ def test_help_documents_every_option() -> None:
     assert result.exit_code == 0
     for option in ["--split", "--thinking", "--include-tools", "--exclude-tools", "--cache-dir"]:
         assert option in result.output
-    assert "Example:\n    python -m stages.ingest_sessions" in result.output
+    assert "Example:\n    python -m stages.ingest sessions" in result.output
 
 
 def test_bundled_samples_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from stages import ingest_toollog
+from stages.common import ingestion
 from stages.common.jsonl import part_files
-from stages.ingest_toollog import main
+from stages.ingest import command
 from tests.conftest import REPO, read_jsonl, write_lines
+
+main = command("toollog")
 
 
 def log_line(**fields: object) -> str:
@@ -286,7 +288,7 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
 def test_output_is_the_same_for_any_number_of_workers(
     run, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_toollog, "SPAN_BYTES", 64 << 10)  # several parts per file
+    monkeypatch.setattr(ingestion, "SPAN_BYTES", 64 << 10)  # several parts per file
     lines = [log_line(user_query=f"query {i}", rating=1 + i % 5) for i in range(3000)]
     lines[1234] = "{bad"
     write_lines(workdir / "logs" / "a.jsonl", lines)
@@ -309,7 +311,7 @@ def test_output_is_the_same_for_any_number_of_workers(
 def test_a_rerun_replaces_the_whole_folder(
     run, workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_toollog, "SPAN_BYTES", 64 << 10)
+    monkeypatch.setattr(ingestion, "SPAN_BYTES", 64 << 10)
     write_lines(workdir / "logs" / "a.jsonl", [log_line(user_query=f"q {i}") for i in range(500)])
     ingest(run, workdir)
     assert len(part_files(workdir / "out" / "conversations")) > 1
@@ -456,7 +458,11 @@ def test_the_seed_example_line_reads_right(run, workdir: Path) -> None:
         "model": "qwen2.5-coder:3b",
     }
     stats = json.loads((out / "stats.json").read_text())
-    assert (stats["files"], stats["conversations"], sum(stats["rejected"].values())) == (1, 1, 0)
+    assert (stats["files"]["total"], stats["conversations"], sum(stats["rejected"].values())) == (
+        1,
+        1,
+        0,
+    )
     assert stats["unreadable_model_responses"] == 1  # the seed elides tool_calls as [...]
 
 
@@ -567,17 +573,19 @@ def test_a_folder_of_only_tool_calls_log_is_found(run, workdir: Path) -> None:
     write_lines(workdir / "logs" / "tool_calls.log", [SEED_EXAMPLE])
     _, out = ingest(run, workdir)
     stats = json.loads((out / "stats.json").read_text())
-    assert (stats["files"], stats["conversations"]) == (1, 1)
+    assert (stats["files"]["total"], stats["conversations"]) == (1, 1)
 
 
 def test_a_folder_matching_no_pattern_is_an_error(run, workdir: Path) -> None:
     write_lines(workdir / "logs" / "tool_calls.txt", [SEED_EXAMPLE])
     result, out = ingest(run, workdir, exit_code=1)
-    assert result.output == (
+    assert result.output.splitlines() == [
+        "ingest_toollog: passed over files whose names do not match *.jsonl or *.log: 1 "
+        "(logs/tool_calls.txt)",
         "Error: logs: no file in this folder or below it matches *.jsonl or *.log; point "
-        "--input at your logs, or give --pattern (ingest_toollog.pattern) globs that match "
-        "their names\n"
-    )
+        "--input (ingest_toollog.input) at your files, or give --pattern "
+        "(ingest_toollog.pattern) globs that match their names",
+    ]
     assert not out.exists()
 
 

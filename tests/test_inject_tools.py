@@ -140,7 +140,7 @@ def test_stage_counts_calls_and_keeps_provenance(workdir, run):
         "--out-dir",
         "out",
     )
-    out = read_jsonl(Path("out/conversations.jsonl"))
+    out = read_jsonl(Path("out/conversations/000000000.jsonl"))
     assert [c["meta"].get("synthetic_tool_calls") for c in out] == [1, 0]
     assert out[0]["meta"]["channel_id"] == "5" and out[0]["meta"]["target_message_id"] == "2"
     stats = json.loads(Path("out/stats.json").read_text())
@@ -177,25 +177,25 @@ def test_export_metadata_keeps_discord_provenance(workdir, run):
         "--input",
         "segmented/conversations.jsonl",
         "--out-dir",
-        "injected",
+        "ingested/discord",
         "--catalog",
         str(samples / "tools/discord_catalog.json"),
     )
-    run(curate, "injected/conversations.jsonl", "--out-dir", "curated")
+    run(curate, "ingested/discord/conversations", "--out-dir", "curated")
     run(
         export,
         "--curated-dir",
         "curated",
         "--curate-stats",
         "curated/stats.json",
-        "--source-stats",
-        "discord=injected/stats.json",
+        "--ingested",
+        "ingested",
         "--out-dir",
         "export",
     )
     lines = read_jsonl(Path("export/records.metadata.jsonl"))
     assert {line["source"] for line in lines} == {"discord"}
-    injected = {c["id"]: c["meta"] for c in read_jsonl(Path("injected/conversations.jsonl"))}
+    injected = {c["id"]: c["meta"] for c in read_jsonl(Path("ingested/discord/conversations"))}
     assert len(lines) == len(injected) > 0
     for line in lines:
         meta = line["meta"]

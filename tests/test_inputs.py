@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from stages import ingest_journals, ingest_toollog, inputs
+from stages import inputs
+from stages.ingest import command
 from tests.conftest import read_jsonl, write_lines
 
 TOOLLOG_LINE = '{"tool_name": "fish", "arguments": "{}", "status": "success", "output": "ok"}'
@@ -82,7 +83,7 @@ def test_link_loop_is_not_followed(run, workdir: Path) -> None:
             "`ingest_toollog.input` is ~/nowhere, which does not exist: fix the path, "
             "or leave its source out of `sources`",
         ),
-        ("sources: [toollog, slack]\n", "`sources` names slack; known sources: toollog,"),
+        ("sources: [toollog, slack]\n", "`sources` names slack; known sources: botlog, discord,"),
         ("sources: {toollog: 1}\n", "`sources` must be a list of source names"),
         ("sources: [toollog]\ningest_toollog:\n  input: 3\n", "`ingest_toollog.input` must be"),
     ],
@@ -97,10 +98,10 @@ def test_bad_sources_or_paths_are_one_line(
 
 def test_a_source_left_out_reads_nothing_and_writes_empty_outputs(run, workdir: Path) -> None:
     params(workdir, "sources: [journals]\ningest_toollog:\n  input: not/here\n")
-    result = run(ingest_toollog.main, "--out-dir", "out")
+    result = run(command("toollog"), "--out-dir", "out")
     assert "toollog is not in `sources`: nothing is read" in result.output
     assert read_jsonl(workdir / "out" / "conversations") == []
-    assert json.loads((workdir / "out" / "stats.json").read_text())["files"] == 0
+    assert json.loads((workdir / "out" / "stats.json").read_text())["files"]["total"] == 0
 
 
 def test_an_enabled_source_reads_its_input_under_home(run, workdir: Path, home: Path) -> None:
@@ -108,7 +109,7 @@ def test_an_enabled_source_reads_its_input_under_home(run, workdir: Path, home: 
     journal = Path(__file__).parent.parent / "data/samples/journals/bot-lessons.md"
     (home / "notes" / "j.md").write_bytes(journal.read_bytes())
     params(workdir, "sources: [journals]\ningest_journals:\n  input: ~/notes\n")
-    run(ingest_journals.main, "--out-dir", "out")
-    records = read_jsonl(workdir / "out" / "conversations.jsonl")
+    run(command("journals"), "--out-dir", "out")
+    records = read_jsonl(workdir / "out" / "conversations")
     assert records and {r["meta"]["file"] for r in records} == {"notes/j.md"}
-    assert str(home) not in (workdir / "out" / "conversations.jsonl").read_text()
+    assert all(str(home) not in p.read_text() for p in (workdir / "out").rglob("*.json*"))

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from stages.ingest_journals import main as ingest_journals
-from stages.journals.markdown import parse_journal
+from stages.ingest import command
+from stages.sources.journals.markdown import parse_journal
 from tests.conftest import read_jsonl
+
+ingest_journals = command("journals")
 
 DOCS = Path(__file__).parents[1] / "docs" / "journals.md"
 EXAMPLE_TYPES = ("reasoning_chain", "code_correction", "negative", "direct_execution")

@@ -8,8 +8,8 @@ import pytest
 
 from schemas.conversation import Conversation
 from stages.common.hashing import messages_id
-from stages.journals.labels import fence_label, find_label, title_label
-from stages.journals.markdown import parse_journal
+from stages.sources.journals.labels import fence_label, find_label, title_label
+from stages.sources.journals.markdown import parse_journal
 
 FIXTURES = Path(__file__).parent / "fixtures" / "journals"
 SCHEMA = msgspec.json.decode(
@@ -31,7 +31,7 @@ def reasons(result) -> list[tuple[int, str]]:
 
 def test_bold_labels_make_a_reasoning_chain_with_code_and_lesson():
     first = parse("chains.md").conversations[0]
-    assert first.source == "journal"
+    assert first.source == "journals"
     assert first.labels.example_type == "reasoning_chain"
     assert first.meta.file == "chains.md"
     assert first.meta.line == 3

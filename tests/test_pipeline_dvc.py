@@ -9,10 +9,11 @@ from pathlib import Path
 
 import yaml
 
+from tests.conftest import dvc_stages
 from tests.dvc_repo import REPO, DvcRepo
 
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
-STAGES = set(DVC_YAML["stages"])
+STAGES = set(dvc_stages())
 PLOTS = {name for plot in DVC_YAML["plots"] for name in plot}
 
 
@@ -59,7 +60,7 @@ def test_repro_then_noop_then_experiment(tmp_path: Path) -> None:
 
     second = repo.dvc("repro")
     assert repo.stages_run(second) == ["inputs"]  # it always looks for changed input files
-    assert "Stage 'ingest_toollog' didn't change, skipping" in second
+    assert "Stage 'ingest@toollog' didn't change, skipping" in second
 
     experiment = repo.dvc("exp", "run", "-S", "max_samples=2")
     assert repo.stages_run(experiment) == ["inputs", "curate", "export", "validate", "card"]

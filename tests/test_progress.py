@@ -15,10 +15,6 @@ from stages import (
     curate,
     enrich,
     export,
-    ingest_botlog,
-    ingest_journals,
-    ingest_sessions,
-    ingest_toollog,
     inject_tools,
     moderate,
     segment,
@@ -26,6 +22,7 @@ from stages import (
 )
 from stages.common import progress
 from stages.common.progress import Progress
+from stages.ingest import command
 from tests.conftest import REPO
 from tests.emulators.openai_api import openai_emulator as openai_emulator
 from tests.records import conversation, write_conversations
@@ -91,14 +88,14 @@ def samples(workdir: Path) -> None:
 
 CATALOG = "samples/tools/discord_catalog.json"
 STAGES = {
-    "ingest_toollog": (ingest_toollog.main, ["--input", "samples/toollog"], "parse"),
-    "ingest_botlog": (ingest_botlog.main, ["--input", "samples/botlog", "--no-cache"], "parse"),
+    "ingest_toollog": (command("toollog"), ["--input", "samples/toollog"], "parse"),
+    "ingest_botlog": (command("botlog"), ["--input", "samples/botlog", "--no-cache"], "parse"),
     "ingest_sessions": (
-        ingest_sessions.main,
+        command("sessions"),
         ["--input", "samples/sessions", "--no-cache", "--jobs", "1"],
         "parse",
     ),
-    "ingest_journals": (ingest_journals.main, ["--input", "samples/journals"], "parse"),
+    "ingest_journals": (command("journals"), ["--input", "samples/journals"], "parse"),
     "segment": (segment.main, ["--input", "collected/channels", "--no-cache"], "channels"),
     "inject_tools": (inject_tools.main, ["--input", "convs.jsonl", "--catalog", CATALOG], "read"),
     "enrich": (enrich.main, ["convs.jsonl", "--annotations", "annotations.yaml"], "read"),

@@ -119,7 +119,9 @@ def test_values_with_quotes_and_backslashes_are_found_inside_json_text() -> None
 
 def test_rejected_lines_keep_no_credential(run, workdir: Path, monkeypatch) -> None:
     from stages.common import rejects
-    from stages.ingest_toollog import main as ingest
+    from stages.ingest import command
+
+    ingest = command("toollog")
     from tests.conftest import write_lines
 
     rejects._scrubber.cache_clear()

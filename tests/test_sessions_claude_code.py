@@ -14,8 +14,8 @@ import pytest
 from schemas.__main__ import HERE as SCHEMA_DIR
 from stages.common.hashing import messages_id
 from stages.common.jsonl import Line, iter_lines
-from stages.sessions.claude_code import COUNT_KEYS, REJECT_REASONS, parse_transcript
-from stages.sessions.threads import ParseResult, SessionParams
+from stages.sources.sessions.claude_code import COUNT_KEYS, REJECT_REASONS, parse_transcript
+from stages.sources.sessions.threads import ParseResult, SessionParams
 from tests.records import assistant, call, tool, user
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sessions"
@@ -55,7 +55,7 @@ def test_whole_session_merges_blocks_and_pairs_results_across_records() -> None:
     [conversation] = plain(result)
     assert conversation["messages"] == BASIC_TURN_1 + BASIC_TURN_2
     assert conversation["id"] == messages_id(result.conversations[0].messages)
-    assert conversation["source"] == "session"
+    assert conversation["source"] == "sessions"
     assert conversation["labels"] == {"tags": ["claude_code", "tool_error"]}
     assert conversation["meta"] == {
         "file": "basic.jsonl",

@@ -16,9 +16,11 @@ from click.testing import CliRunner, Result
 
 from schemas.claude_code import SKIPPED_TYPES
 from stages.common.jsonl import Line, iter_lines, part_files
-from stages.ingest_sessions import main
-from stages.sessions.claude_code import COUNT_KEYS, parse_transcript
-from stages.sessions.threads import SessionParams
+from stages.ingest import command
+from stages.sources.sessions.claude_code import COUNT_KEYS, parse_transcript
+from stages.sources.sessions.threads import SessionParams
+
+main = command("sessions")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sessions_current"
 SESSION = "7c1e0d2a-3b4f-4e5a-9c6d-0f1e2d3c4b5a"

@@ -18,10 +18,12 @@ from click.testing import CliRunner
 
 from schemas.__main__ import HERE as SCHEMA_DIR
 from stages.common.jsonl import Line, iter_lines, part_files
-from stages.ingest_sessions import main
-from stages.sessions.codex import parse_rollout
-from stages.sessions.threads import ParseResult, SessionParams
+from stages.ingest import command
+from stages.sources.sessions.codex import parse_rollout
+from stages.sources.sessions.threads import ParseResult, SessionParams
 from tests.records import assistant, call, tool, user
+
+main = command("sessions")
 
 SESSIONS = Path(__file__).parent / "fixtures" / "sessions"
 CODEX = SESSIONS / "codex"
@@ -93,7 +95,7 @@ def test_every_item_kind_becomes_one_whole_conversation() -> None:
     result = parse(FULL)
     [conversation] = plain(result)
     assert conversation["messages"] == FULL_TURN_1 + FULL_TURN_2
-    assert conversation["source"] == "session"
+    assert conversation["source"] == "sessions"
     assert conversation["labels"] == {"tags": ["codex", "tool_error"]}  # pytest exited 1
     assert conversation["meta"] == {
         "file": FULL,
@@ -240,7 +242,7 @@ def test_torn_last_line_and_bad_line_are_rejects_and_unknown_kinds_are_counted_b
     ]
     assert len(result.conversations) == 1  # the lines around them are kept
     assert result.counts["skipped.unknown_item.ghost_snapshot"] == 1
-    assert result.counts["skipped.unknown_type.session_note"] == 1
+    assert result.counts["unknown_types.session_note"] == 1
     assert result.counts["read"] == 26
 
 

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from schemas.conversation import FunctionCall, Message, ToolCall
-from stages.sessions.messages import ToolFilter, normalize
+from stages.sources.sessions.messages import ToolFilter, normalize
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 import pytest
-import yaml
 
 from schemas.conversation import Labels, Meta
 from schemas.export import RecordMetadata
@@ -21,7 +20,7 @@ from stages import train_check
 from stages.common.tool_results import failure_message
 from stages.training.tiny_model import END
 from stages.training.trainers import run_dpo, run_sft
-from tests.conftest import read_jsonl
+from tests.conftest import dvc_stages, read_jsonl
 from tests.dvc_repo import environment, project_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -201,7 +200,7 @@ def sample_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, root / name)
     env = environment(tmp_path_factory.mktemp("home"))
-    for stage, spec in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+    for stage, spec in dvc_stages().items():
         command = shlex.split(spec["cmd"])
         done = subprocess.run(
             [sys.executable, *command[1:]], cwd=root, env=env, capture_output=True, text=True
@@ -269,7 +268,7 @@ def test_the_trainer_never_learns_the_false_claim_and_learns_its_correction(
 
 def test_journal_lessons_are_trained_in_the_openai_export(sample_export: Path) -> None:
     metadata = read_jsonl(sample_export / "records.metadata.jsonl")
-    journal = [r for r in metadata if r["source"] == "journal" and r["split"] == "train"]
+    journal = [r for r in metadata if r["source"] == "journals" and r["split"] == "train"]
     assert journal and all("openai" in r["lines"] for r in journal)
     by_id = run_sft(sample_export, steps=1).by_id()
     kinds = {r["labels"].get("example_type") for r in journal}

@@ -16,15 +16,12 @@ from stages import (
     discord_emojis,
     enrich,
     export,
-    ingest_botlog,
-    ingest_journals,
-    ingest_sessions,
-    ingest_toollog,
     inject_tools,
     moderate,
     segment,
     validate,
 )
+from stages.ingest import command
 from tests.conftest import REPO
 from tests.records import conversation, write_conversations
 
@@ -37,10 +34,10 @@ COMMANDS = {
     "discord_emojis": discord_emojis.main,
     "enrich": enrich.main,
     "export": export.main,
-    "ingest_botlog": ingest_botlog.main,
-    "ingest_journals": ingest_journals.main,
-    "ingest_sessions": ingest_sessions.main,
-    "ingest_toollog": ingest_toollog.main,
+    "ingest_botlog": command("botlog"),
+    "ingest_journals": command("journals"),
+    "ingest_sessions": command("sessions"),
+    "ingest_toollog": command("toollog"),
     "inject_tools": inject_tools.main,
     "moderate": moderate.main,
     "segment": segment.main,
@@ -53,8 +50,7 @@ CATALOG = ("--catalog", "catalog.json")
 # (stage, arguments, what the message must name); files are made by the `inputs` fixture:
 # `file` a plain file, `convs.jsonl` conversations, `stats.json` a stage's stats.
 CASES = [
-    ("ingest_botlog", ["--input", "logs/bot", "--status"], "logs/bot: no such folder"),
-    ("ingest_botlog", ["--input", "file", "--out-dir", "o"], "file: no such folder"),
+    ("ingest_botlog", ["--input", "logs/bot", "--status"], "logs/bot: no such file or folder"),
     ("ingest_botlog", ["--input", "botlog", "--out-dir", "file/o"], "file/o/conversations"),
     ("ingest_toollog", ["--input", "nope", "--out-dir", "o"], "nope: no such file or folder"),
     ("ingest_toollog", ["--input", "raw.jsonl", "--out-dir", "file/o"], "'--out-dir'"),
@@ -92,7 +88,7 @@ CASES = [
     ("export", ["--curated-dir", "nope", "--curate-stats", "stats.json"], "'--curated-dir'"),
     ("export", ["--curate-stats", "nope.json"], "nope.json: no such stats file"),
     ("export", ["--curate-stats", "bad.json"], "bad.json: not a stats file"),
-    ("export", ["--source-stats", "x=nope.json"], "nope.json: no such stats file"),
+    ("export", ["--ingested", "."], "is the output of no source"),
     ("export", ["--formats", "nope"], "'nope' is not one of"),
     ("export", ["--params", "formats.yaml"], "formats.yaml: export.formats: 'nope' is not one"),
     ("validate", ["--export-dir", "nope", "--out-dir", "o"], "no exports to validate"),
@@ -190,7 +186,7 @@ def test_the_default_annotations_file_missing_is_a_warning(inputs):
 @pytest.mark.parametrize(
     "args",
     [
-        ["stages.ingest_botlog", "--input", "logs/bot", "--status"],
+        ["stages.ingest", "botlog", "--input", "logs/bot", "--status"],
         ["stages.enrich", "convs.jsonl", "--llm", "provider=openai", "--out-dir", "o"],
     ],
     ids=["botlog_status", "enrich_no_key"],

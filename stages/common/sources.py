@@ -15,7 +15,9 @@ from typing import Any, NamedTuple
 
 import click
 
-SOURCES = ("toollog", "sessions", "journals", "botlog", "discord")
+from stages.sources import STAGED_SOURCES, adapter_names, load, source_names
+
+SOURCES = tuple(source_names())
 
 
 class StageInputs(NamedTuple):
@@ -23,15 +25,20 @@ class StageInputs(NamedTuple):
     params: tuple[str, ...]  # `section.key` of each param naming an input file or folder
 
 
-# The stages that read files named in params.yaml, each with the params that name them.
-STAGE_INPUTS: dict[str, StageInputs] = {
-    "ingest_toollog": StageInputs("toollog", ("ingest_toollog.input", "ingest_toollog.catalog")),
-    "ingest_sessions": StageInputs("sessions", ("ingest_sessions.input",)),
-    "ingest_journals": StageInputs("journals", ("ingest_journals.input",)),
-    "ingest_botlog": StageInputs("botlog", ("ingest_botlog.input",)),
-    "collect_discord": StageInputs("discord", ("collect_discord.exports",)),
-    "inject_tools": StageInputs("discord", ("inject_tools.catalog",)),
-}
+def stage_inputs() -> dict[str, StageInputs]:
+    """The stages that read files named in params.yaml, each with the params that name them:
+    every adapter's `ingest_<source>` (its input and INPUT_OPTIONS), and the stages of the
+    sources that have their own."""
+    found = {}
+    for name in adapter_names():
+        adapter = load(name)
+        keys = ("input", *adapter.input_options)
+        found[adapter.section] = StageInputs(name, tuple(f"{adapter.section}.{k}" for k in keys))
+    for source, stages in STAGED_SOURCES.items():
+        for stage, keys in stages.items():
+            found[stage] = StageInputs(source, tuple(f"{stage}.{k}" for k in keys))
+    return found
+
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +93,35 @@ def source_input(source: str, sources: Any, path: str | None) -> Path | None:
             f"{source} is in `sources` but has no input path: set it in params.yaml"
         )
     return local_path(path)
+
+
+INGESTED = "data/ingested"
+
+
+class UnknownSourceFolder(Exception):
+    """No folder of ingested outputs, or a folder in it that no source writes."""
+
+
+def ingested(folder: str | Path = INGESTED, *, required: bool = True) -> dict[str, Path]:
+    """Each source's output folder under `folder`, by source name in sorted order.
+
+    Downstream stages find the sources here instead of naming them: a new source is read
+    as soon as it writes its folder. A folder no source writes (one left by a source
+    since removed) is an error, not a silent extra input. A missing folder is an error
+    too, unless not `required`: then it is logged and there are no sources.
+    """
+    root = Path(folder)
+    if not root.is_dir() and not required:
+        log.warning("%s: no such folder: no source's stats are summed", root)
+        return {}
+    if not root.is_dir():
+        raise UnknownSourceFolder(f"{root}: no such folder: run the ingest stages first")
+    found = sorted(path for path in root.iterdir() if path.is_dir())
+    known = set(source_names())
+    strays = [path.name for path in found if path.name not in known]
+    if strays:
+        raise UnknownSourceFolder(
+            f"{root}: {', '.join(strays)} is the output of no source "
+            f"(known: {', '.join(sorted(known))}); remove it"
+        )
+    return {path.name: path for path in found}

@@ -32,7 +32,7 @@ from schemas.conversation import Conversation, Message
 from stages.common.tool_results import failure_message, refused_by_user
 from stages.formats.common import Unexportable
 
-AUTHORED_SOURCES = frozenset({"journal"})
+AUTHORED_SOURCES = frozenset({"journals"})
 AUTHORED_TAG = "derived"
 CLAIM_TAG = "unsupported_claim"
 

@@ -307,7 +307,7 @@ def typed_decode(line: bytes) -> object:
 
 
 def run_stage(args: list[str]) -> Measured:
-    return run_measured([sys.executable, "-m", "stages.ingest_sessions", *args])
+    return run_measured([sys.executable, "-m", "stages.ingest", "sessions", *args])
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:

@@ -116,7 +116,8 @@ def main() -> None:
         stage = [
             sys.executable,
             "-m",
-            "stages.ingest_toollog",
+            "stages.ingest",
+            "toollog",
             "--params",
             "/dev/null",
             "--input",

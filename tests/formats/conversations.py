@@ -66,7 +66,7 @@ PREAMBLE_CALL = conversation(
         Message(role="tool", tool_call_id="c1", name="search_logs", content="2 errors: E1, E2"),
         Message(role="assistant", content="Two errors: E1 and E2."),
     ],
-    source="session",
+    source="sessions",
     tools=[SEARCH],
     labels=Labels(example_type="direct_execution", quality_score=0.9, tags=["logs"]),
     meta=Meta(session_id="s-1", file="a.jsonl", line=7),
@@ -121,7 +121,7 @@ NEGATIVE = conversation(
         Message(role="tool", tool_call_id="n2", content=""),
         Message(role="assistant", content="Removed ./build."),
     ],
-    source="session",
+    source="sessions",
     tools=[RUN],
     labels=Labels(example_type="negative", problem="deleted the root", root_cause="no path check"),
 )
@@ -134,7 +134,7 @@ CODE_CORRECTION = conversation(
         Message(role="user", content="add(1, 2) returned -1"),
         Message(role="assistant", content="def add(a, b): return a + b"),
     ],
-    source="session",
+    source="sessions",
     labels=Labels(example_type="code_correction", reasoning="sign error"),
 )
 
@@ -143,7 +143,7 @@ LONE_NEGATIVE = conversation(
         Message(role="user", content="Delete prod"),
         Message(role="assistant", content="Deleting prod now."),
     ],
-    source="session",
+    source="sessions",
     labels=Labels(example_type="negative"),
 )
 

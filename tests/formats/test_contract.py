@@ -84,7 +84,7 @@ KINDS: dict[str, Conversation] = {
         correction=said("Only 27 lobsters are here: nothing was sold."),
     ),
     "negative_with_pushback": record(
-        "session",
+        "sessions",
         user("clean up the build folder"),
         calls(call("r1", "run", cmd="rm -rf /")),
         result("r1", "refused: dangerous"),
@@ -95,7 +95,7 @@ KINDS: dict[str, Conversation] = {
         example_type="negative",
     ),
     "self_correction": record(
-        "session",
+        "sessions",
         user("find timeouts"),
         calls(call("e1", "search", limit="ten")),
         result("e1", "Error: limit must be an integer"),
@@ -104,7 +104,7 @@ KINDS: dict[str, Conversation] = {
         said("No timeouts."),
     ),
     "user_rejected_call": record(
-        "session",
+        "sessions",
         user("rename foo to bar"),
         calls(call("x1", "edit", old="foo", new="bar")),
         result("x1", REFUSED),
@@ -114,7 +114,7 @@ KINDS: dict[str, Conversation] = {
         said("Renamed the functions."),
     ),
     "code_correction_by_the_assistant": record(
-        "session",
+        "sessions",
         user("write add(a, b)"),
         said("def add(a, b): return a - b"),
         user("add(1, 2) returned -1"),
@@ -122,13 +122,13 @@ KINDS: dict[str, Conversation] = {
         example_type="code_correction",
     ),
     "journal_lesson": record(
-        "journal",
+        "journals",
         user("Is this a good approach: poll the bank in a tight loop?"),
         said("No. It rate-limits at 10 requests a second."),
         example_type="negative",
     ),
     "journal_code_correction": record(
-        "journal",
+        "journals",
         user("Fix this code: log = open('bot.log', 'a')"),
         said("with open('bot.log', 'a') as log: ..."),
         example_type="code_correction",
@@ -149,13 +149,13 @@ KINDS: dict[str, Conversation] = {
         example_type="direct_execution",
     ),
     "ends_on_a_tool_result": record(
-        "session",
+        "sessions",
         user("list the files"),
         calls(call("l1", "ls")),
         result("l1", "a.py b.py"),
     ),
     "ends_on_an_unanswered_prompt": record(
-        "session",
+        "sessions",
         user("hi"),
         said("Hello."),
         user("are you there?"),

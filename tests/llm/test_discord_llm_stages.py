@@ -208,7 +208,7 @@ def run_inject(run, *args: str):
         *args,
     )
     stats = json.loads(Path("out/stats.json").read_text())
-    return read_jsonl(Path("out/conversations.jsonl")), stats
+    return read_jsonl(Path("out/conversations/000000000.jsonl")), stats
 
 
 def test_llm_planner_injects_the_models_call(run, workdir, emulator):
@@ -255,12 +255,12 @@ def test_llm_planner_injects_the_models_call(run, workdir, emulator):
         )
     }
     run_inject(run, *llm_args(emulator))
-    written = Path("out/conversations.jsonl").read_bytes()
+    written = Path("out/conversations/000000000.jsonl").read_bytes()
     before = emulator.counts["chat"]
     _, stats = run_inject(run, *llm_args(emulator))
     assert emulator.counts["chat"] == before and stats["llm"]["requests"] == 0
     assert stats["llm"]["cache_hits"] == 3
-    assert Path("out/conversations.jsonl").read_bytes() == written
+    assert Path("out/conversations/000000000.jsonl").read_bytes() == written
 
 
 def test_llm_planner_offline_is_deterministic(run, workdir):
@@ -270,9 +270,9 @@ def test_llm_planner_offline_is_deterministic(run, workdir):
     ]
     Path("in.jsonl").write_bytes(b"".join(msgspec.json.encode(c) + b"\n" for c in convs))
     first, stats = run_inject(run)
-    written = Path("out/conversations.jsonl").read_bytes()
+    written = Path("out/conversations/000000000.jsonl").read_bytes()
     second, _ = run_inject(run)
-    assert Path("out/conversations.jsonl").read_bytes() == written and first == second
+    assert Path("out/conversations/000000000.jsonl").read_bytes() == written and first == second
     assert stats["llm"]["requests"] == 0 and stats["llm"]["succeeded"] == 2
     assert [r["meta"]["synthetic_tool_calls"] for r in first] == [1, 0]
     assert first[0]["messages"][1]["tool_calls"][0]["function"]["name"] == "roll_dice"

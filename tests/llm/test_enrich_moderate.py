@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from schemas.conversation import Labels
-from stages import enrich, ingest_toollog, moderate
+from stages import enrich, moderate
 from stages.common.llm.cache import ResponseCache
+from stages.ingest import command
 from tests.conftest import REPO, read_jsonl, write_lines
 from tests.emulators.openai_api import Fault, last_user_text
 from tests.records import conversation, write_conversations
@@ -186,7 +187,7 @@ TOOLLOG_LINE = {
 
 def test_annotations_override_every_label_and_survive_a_reparse(run, workdir):
     log = write_lines(workdir / "logs/tools.jsonl", [json.dumps(TOOLLOG_LINE)])
-    run(ingest_toollog.main, "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
+    run(command("toollog"), "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
     [parsed] = read_jsonl(workdir / "ingested/conversations")
     (workdir / "annotations.yaml").write_text(
         f'"{parsed["id"]}":\n  example_type: reasoning_chain\n  quality_score: null\n'
@@ -196,7 +197,7 @@ def test_annotations_override_every_label_and_survive_a_reparse(run, workdir):
     # the log grows and is parsed again: the conversation keeps its id and its annotation
     other = {**TOOLLOG_LINE, "user_query": "fish", "tool_name": "fish", "status": "success"}
     write_lines(log, [json.dumps(other), json.dumps(TOOLLOG_LINE)])
-    run(ingest_toollog.main, "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
+    run(command("toollog"), "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
     inputs = [workdir / "ingested/conversations"]
     records, stats = run_enrich(run, workdir, inputs)
     annotated = next(r for r in records if r["id"] == parsed["id"])
@@ -225,7 +226,7 @@ def test_bad_annotations_are_errors_naming_the_id(run, workdir, text, message):
 
 def test_offline_enrich_derives_examples_from_failures(run, workdir):
     log = write_lines(workdir / "logs/tools.jsonl", [json.dumps(TOOLLOG_LINE)])
-    run(ingest_toollog.main, "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
+    run(command("toollog"), "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
     records, stats = run_enrich(run, workdir, [workdir / "ingested/conversations"])
     parent, derived = records
     assert parent["labels"]["example_type"] == "negative"

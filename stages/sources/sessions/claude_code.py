@@ -5,7 +5,7 @@ How the traps of the format are handled (see schemas/claude_code.py for the reco
   `message.id` are merged back into one assistant message, even when tool results
   were written between them.
 - Pairing calls with results, tool filters, turn splits and thinking are the shared
-  assembly of stages/sessions/threads.py.
+  assembly of stages/sources/sessions/threads.py.
 - Sub-agent threads (`isSidechain`, inline or in `agent-<id>.jsonl`) become their own
   conversations, tagged `subagent` (and `agent:<type>` when the file's `.meta.json` names
   the type), with `meta.agent_id`; inline ones are told apart by `agentId` or by
@@ -50,7 +50,7 @@ from schemas.conversation import Meta
 from schemas.reject import Reject
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line
-from stages.sessions.threads import (
+from stages.sources.sessions.threads import (
     ASSEMBLY_COUNT_KEYS,
     IMAGE_PLACEHOLDER,
     Call,

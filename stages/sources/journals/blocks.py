@@ -18,7 +18,7 @@ from markdown_it.parser_block import ParserBlock
 from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
 
-from stages.journals.labels import (
+from stages.sources.journals.labels import (
     ANTI_VERBS,
     CHAIN_KINDS,
     CODE_KINDS,

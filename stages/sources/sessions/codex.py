@@ -64,7 +64,7 @@ from schemas.conversation import Meta
 from schemas.reject import Reject
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line
-from stages.sessions.threads import (
+from stages.sources.sessions.threads import (
     ASSEMBLY_COUNT_KEYS,
     IMAGE_PLACEHOLDER,
     Call,
@@ -91,7 +91,7 @@ INJECTED_PREFIXES = (
 # Events that repeat a response item: skipped, so each exchange is read once.
 REPEATED_EVENTS = ("user_message", "agent_message", "agent_reasoning")
 # Every counter the parser may report besides those named after an unknown kind
-# (`skipped.unknown_type.<type>`, `skipped.unknown_item.<type>`, `skipped.event.<type>`).
+# (`unknown_types.<type>`, `skipped.unknown_item.<type>`, `skipped.event.<type>`).
 COUNT_KEYS = (
     "read",
     "blank_lines",
@@ -102,6 +102,7 @@ COUNT_KEYS = (
     "skipped.system",
     "skipped.message_parts",
     "skipped.compacted",
+    "skipped.unknown_type",
     *(f"skipped.event.{e}" for e in (*REPEATED_EVENTS, "token_count", "turn_aborted")),
     "dropped.encrypted_reasoning",
     "dropped.web_search_call",
@@ -192,7 +193,8 @@ class _Reader:
             elif record.type in self.payloads:
                 self._other(line.number, record, self.payloads[record.type].decode(payload))
             else:
-                self.counts[f"skipped.unknown_type.{record.type}"] += 1
+                self.counts["skipped.unknown_type"] += 1
+                self.counts[f"unknown_types.{record.type}"] += 1
         except LineError as error:
             self.rejects.append(error.reject(self.file, line))
 

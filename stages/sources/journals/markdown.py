@@ -32,8 +32,8 @@ from schemas.conversation import (
 from schemas.reject import Reject
 from stages.common.hashing import messages_id
 from stages.common.tool_schema import infer_schema
-from stages.journals.blocks import MAX_LIST_DEPTH, Block, Entry, entries, sections
-from stages.journals.labels import ANTI_VERBS, Kind, fence_language
+from stages.sources.journals.blocks import MAX_LIST_DEPTH, Block, Entry, entries, sections
+from stages.sources.journals.labels import ANTI_VERBS, Kind, fence_language
 
 REJECT_REASONS = (
     "empty_file",
@@ -197,7 +197,7 @@ def _parse_entry(entry: Entry, file: str, result: JournalResult) -> None:
         result.conversations.append(
             Conversation(
                 id=messages_id(messages),
-                source="journal",
+                source="journals",
                 messages=messages,
                 tools=tools,
                 labels=Labels(example_type=example_type, **labels),

@@ -12,7 +12,7 @@ replies, tool results, interrupts); this module does the rest, the same for ever
 - a kept thinking text becomes `<think>…</think>` at the start of the assistant content,
   the form reasoning chat templates (DeepSeek-R1, Qwen3) parse back out;
 - each conversation is tagged with the agent that wrote it (`claude_code`, `codex`), so
-  downstream stages can tell the agents apart within `source: session`;
+  downstream stages can tell the agents apart within `source: sessions`;
 - a sub-agent's thread gives its conversations `meta.agent_id` and, when the adapter knows
   the agent's type, the tag `agent:<type>`; a call whose result names the sub-agent it ran
   is listed in `meta.subagents` (call id → agent id), the link to that agent's conversations.
@@ -20,7 +20,7 @@ replies, tool results, interrupts); this module does the rest, the same for ever
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -38,7 +38,7 @@ from schemas.reject import Reject
 from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.tool_results import refused_by_user
 from stages.common.tool_schema import JsonSchema, infer_schema, merge_schemas
-from stages.sessions.messages import ToolFilter, normalize
+from stages.sources.sessions.messages import ToolFilter, normalize
 
 THINK_OPEN, THINK_CLOSE = "<think>\n", "\n</think>"
 Split = Literal["whole", "turn"]
@@ -69,10 +69,30 @@ ASSEMBLY_COUNT_KEYS = (
 class SessionParams(msgspec.Struct, frozen=True, kw_only=True):
     """The parameters that change the parse (and so key the per-file cache)."""
 
-    split: Split = "whole"
-    thinking: Thinking = "drop"
-    include_tools: tuple[str, ...] = ()
-    exclude_tools: tuple[str, ...] = ()
+    split: Annotated[
+        Split,
+        msgspec.Meta(
+            description="One conversation per session thread (whole), or one per user prompt "
+            "with its tool calls (turn)."
+        ),
+    ] = "whole"
+    thinking: Annotated[
+        Thinking,
+        msgspec.Meta(
+            description="Keep thinking blocks (Codex: reasoning summaries) as <think>…</think> "
+            "at the start of the assistant content."
+        ),
+    ] = "drop"
+    include_tools: Annotated[
+        tuple[str, ...],
+        msgspec.Meta(
+            description="Keep only tools whose name matches one of these globs, e.g. 'mcp__*'."
+        ),
+    ] = ()
+    exclude_tools: Annotated[
+        tuple[str, ...],
+        msgspec.Meta(description="Drop tools whose name matches one of these globs, e.g. Read."),
+    ] = ()
 
 
 class ParseResult(msgspec.Struct, kw_only=True):
@@ -235,7 +255,7 @@ class _Assembler:
         stamps = [i.timestamp for i in segment if i.timestamp]
         model = next((i.model for i in segment if isinstance(i, Reply) and i.model), None)
         return conversation_line(
-            "session",
+            "sessions",
             messages,
             self.tools,
             Labels(tags=sorted(tags)),

@@ -10,11 +10,8 @@ each seeing the previous result; ids are call_1, call_2, … in log order.
 """
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 from schemas.botlog import BotLogLine, BotToolCall
@@ -31,7 +28,6 @@ from schemas.conversation import (
 )
 from schemas.reject import Reject
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
-from stages.common.filecache import file_sha256
 from stages.common.hashing import messages_id
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line
 from stages.common.tool_schema import infer_schema, merge_schemas
@@ -94,8 +90,6 @@ CATEGORIES: dict[str, str] = {
 REJECT_REASONS = (*DECODE_REASONS, "bad_arguments", "empty_message", "empty_response")
 # Bump when the same lines would give different output: it keys the per-file cache.
 PARSER_VERSION = 1
-
-DAY_FILE = re.compile(r"^conversations_(\d{4}-\d{2}-\d{2})\.jsonl$")
 
 
 @dataclass
@@ -238,46 +232,3 @@ def parse_day(
         else:
             result.conversations.append(record)
     return result
-
-
-@dataclass(frozen=True)
-class DayStatus:
-    """Which daily files a run would skip (parsed, unchanged), parse (new, changed) or ignore."""
-
-    parsed: list[str]
-    new: list[str]
-    changed: list[str]
-    ignored: list[str]
-
-
-def day_status(folder: Path, already_parsed: Mapping[str, str]) -> DayStatus:
-    """Compare a log folder with `already_parsed` (day → sha256 of the file when it was parsed).
-
-    A day whose file changed since (today's file keeps growing) is `changed`, not
-    `parsed`. Files that are not `conversations_YYYY-MM-DD.jsonl` with a real
-    date are `ignored`. Every list is sorted.
-    """
-    parsed, new, changed, ignored = [], [], [], []
-    for path in sorted(folder.iterdir()):
-        match = DAY_FILE.match(path.name)
-        if not path.is_file():
-            continue
-        if match is None or not _is_date(match.group(1)):
-            ignored.append(path.name)
-            continue
-        day = match.group(1)
-        if day not in already_parsed:
-            new.append(day)
-        elif already_parsed[day] == file_sha256(path):
-            parsed.append(day)
-        else:
-            changed.append(day)
-    return DayStatus(parsed, new, changed, ignored)
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True

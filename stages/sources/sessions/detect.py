@@ -17,8 +17,8 @@ import msgspec
 from schemas.reject import Reject
 from stages.common.jsonl import Line
 from stages.common.rejects import excerpt
-from stages.sessions import claude_code, codex
-from stages.sessions.threads import ParseResult, SessionParams
+from stages.sources.sessions import claude_code, codex
+from stages.sources.sessions.threads import ParseResult, SessionParams
 
 PROBE_LINES = 20  # records looked at before a file is called unrecognised
 UNRECOGNISED = "unrecognised_format"

@@ -1,1 +1,0 @@
-"""Agent session transcripts → conversations, one module per transcript format."""

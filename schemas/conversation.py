@@ -85,6 +85,12 @@ class Meta(Record):
     # its tool calls that started a sub-agent, call id → agent id (same session_id).
     agent_id: str | None = None
     subagents: dict[str, str] | None = None
+    # A record made from another (a window of a long conversation, a variant): the id of the
+    # record it came from, which also decides its split; a window's index, and how many of
+    # its leading messages are context carried from before (no loss; docs/contract.md).
+    original: str | None = None
+    window: int | None = None
+    context_messages: int | None = None
 
 
 class Conversation(Record):

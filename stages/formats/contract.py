@@ -177,6 +177,12 @@ def _problem(conv: Conversation, wrong: dict[int, Wrong]) -> int | None:
     return assistants[-1] if assistants else None
 
 
+def problem_turn(conv: Conversation) -> int | None:
+    """The index of the turn an annotation's `correction` replaces."""
+    wrong, _ = wrong_turns(conv)
+    return _problem(conv, wrong)
+
+
 def _cut(messages: list[Message], targets: frozenset[int]) -> list[Message]:
     return messages[: max(targets) + 1] if targets else []
 
@@ -262,6 +268,38 @@ def _pair(
 
 
 def plan(conv: Conversation) -> Plan:
+    """A window's context (`meta.context_messages`) is masked where a format can mask it;
+    the clean view and the preference pair come from its own part, so no format refuses a
+    window for its context and no pair repeats in the windows that show it again."""
+    full = _plan(conv)
+    if not conv.meta.context_messages or full.refused:
+        return full
+    own = _plan(without_context(conv))
+    return msgspec.structs.replace(
+        full,
+        clean=own.clean,
+        clean_refused=own.clean_refused,
+        pair=own.pair,
+        pair_refused=own.pair_refused,
+    )
+
+
+def without_context(conv: Conversation) -> Conversation:
+    """A window without the context carried before its own part: the system prompt stays,
+    and the user request its turns answer when they do not open with one."""
+    cut = conv.meta.context_messages or 0
+    head, own = conv.messages[:cut], conv.messages[cut:]
+    kept = [m for m in head if m.role == "system"]
+    if own and own[0].role != "user":
+        kept += [m for m in head if m.role == "user"][-1:]
+    return msgspec.structs.replace(
+        conv,
+        messages=kept + own,
+        meta=msgspec.structs.replace(conv.meta, context_messages=None),
+    )
+
+
+def _plan(conv: Conversation) -> Plan:
     wrong, fixes = wrong_turns(conv)
     pair, pair_refused = _pair(conv, wrong, fixes)
     uncorrected = any(k in ("negative", "false_claim") and i not in fixes for i, k in wrong.items())

@@ -1,0 +1,1 @@
+"""The pieces of the curate stage: token counts, filters, windows, near-duplicates, sampling."""

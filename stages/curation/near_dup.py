@@ -1,0 +1,129 @@
+"""Near-duplicates: MinHash signatures of character shingles, LSH buckets to find candidates.
+
+Two conversations whose texts share at least `threshold` of their 5-character shingles
+(Jaccard, estimated from 128 minimum hashes) are one example said twice ("sell my fish" /
+"sell my fish please"); the copies form a group (transitively) and the best-labelled one is
+kept. Signatures are rensa's (a Rust MinHash, deterministic across processes and machines,
+8-20 times faster here than datasketch's; tests/bench/README.md has the figures). The LSH
+bands are chosen so that a pair at the threshold becomes a candidate with 99 % probability,
+and every candidate is checked against the threshold before it counts.
+"""
+
+from typing import Any
+
+from rensa import RMinHash, RMinHashLSH
+
+from schemas.conversation import Conversation
+from stages.dedupe import normalize_text
+
+SHINGLE_CHARS = 5
+NUM_PERM = 128
+CANDIDATE_RECALL = 0.99  # chance that a pair exactly at the threshold is looked at
+
+
+def signature_text(conversation: Conversation) -> str:
+    """What is compared: every text, tool name and arguments, case and spacing folded."""
+    parts: list[str] = []
+    for message in conversation.messages:
+        parts.append(normalize_text(message.content))
+        for call in message.tool_calls or ():
+            parts.append(f"{call.function.name} {normalize_text(call.function.arguments)}")
+    return "\n".join(parts)
+
+
+def shingles(text: str) -> list[str]:
+    if len(text) <= SHINGLE_CHARS:
+        return [text]
+    return list({text[i : i + SHINGLE_CHARS] for i in range(len(text) - SHINGLE_CHARS + 1)})
+
+
+def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """(bands, rows per band): the most rows (fewest needless candidates) that still make a
+    pair at the threshold a candidate with CANDIDATE_RECALL."""
+    best = (num_perm, 1)
+    for rows in range(1, num_perm + 1):
+        n_bands = num_perm // rows
+        if 1 - (1 - threshold**rows) ** n_bands >= CANDIDATE_RECALL:
+            best = (n_bands, rows)
+    return best
+
+
+class NearDuplicates:
+    """Collects conversations one by one; `losers` then names the copies to drop and why."""
+
+    def __init__(self, threshold: float | None, seed: int) -> None:
+        self.threshold = threshold
+        self.seed = seed
+        self.parent: list[int] = []
+        self.exact_group: list[int] = []  # the first index read with the same exact key
+        self.ranks: list[Any] = []
+        self._exact: dict[str, int] = {}
+        self._signatures: dict[int, RMinHash] = {}
+        if threshold is not None:
+            n_bands, rows = bands(threshold)
+            self._lsh = RMinHashLSH(threshold=threshold, num_perm=n_bands * rows, num_bands=n_bands)
+            self._num_perm = n_bands * rows
+
+    def _root(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def _union(self, a: int, b: int) -> None:
+        ra, rb = self._root(a), self._root(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def add(self, exact_key: str, text: str, rank: Any) -> int:
+        """Add one conversation (its exact key, its signature text, how good its labels are)."""
+        index = len(self.parent)
+        self.parent.append(index)
+        self.ranks.append(rank)
+        first = self._exact.setdefault(exact_key, index)
+        self.exact_group.append(first)
+        if first != index:
+            self._union(index, first)
+        elif self.threshold is not None:
+            signature = RMinHash(num_perm=self._num_perm, seed=self.seed)
+            signature.update(shingles(text))
+            for other in self._lsh.query(signature):
+                if signature.jaccard(self._signatures[other]) >= self.threshold:
+                    self._union(index, other)
+            self._lsh.insert(index, signature)
+            self._signatures[index] = signature
+        return index
+
+    def groups(self) -> list[list[int]]:
+        """Indices of the records that are copies of one another, group by group."""
+        by_root: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            by_root.setdefault(self._root(i), []).append(i)
+        return list(by_root.values())
+
+    def losers(self) -> dict[int, str]:
+        """Index → `duplicate` (same normalized content as the kept copy) or `near_duplicate`,
+        for every copy but the best-ranked of its group (the first read among equals)."""
+        out: dict[int, str] = {}
+        for group in self.groups():
+            kept = max(group, key=lambda i: (self.ranks[i], -i))
+            for i in group:
+                if i != kept:
+                    same = self.exact_group[i] == self.exact_group[kept]
+                    out[i] = "duplicate" if same else "near_duplicate"
+        return out
+
+
+def label_rank(conversation: Conversation, hand_labelled: bool) -> tuple[int, float, int]:
+    """How much to trust a copy's labels: a hand label over a model's over none, then the
+    higher quality score, then the higher rating."""
+    labels = conversation.labels
+    origin = (
+        2
+        if hand_labelled
+        else 1
+        if labels.example_type is not None or labels.quality_score is not None
+        else 0
+    )
+    quality = labels.quality_score if labels.quality_score is not None else -1.0
+    return (origin, quality, labels.rating or 0)

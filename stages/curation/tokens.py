@@ -1,0 +1,41 @@
+"""Token counts as validate makes them, so that what curate lets through fits validate's limit.
+
+A conversation's count is the sum of its parts (stages/validation/openai_checks.py frames
+each message and the tool definitions on their own), so windows can be sized by adding
+message counts without rendering every candidate window.
+"""
+
+from typing import Any
+
+import msgspec
+
+from schemas.conversation import Conversation, Message, Tool
+from stages.formats.vocab import o200k
+from stages.validation.openai_checks import count_tokens
+
+PRIMING = count_tokens({})  # the tokens that prime the reply, once per example
+
+
+def message_tokens(message: Message) -> int:
+    return count_tokens({"messages": [msgspec.to_builtins(message)]}) - PRIMING
+
+
+def tools_tokens(tools: list[Tool]) -> int:
+    return count_tokens({"tools": msgspec.to_builtins(tools)}) - PRIMING if tools else 0
+
+
+def conversation_tokens(conversation: Conversation) -> int:
+    """The count validate gives the conversation written as one OpenAI line."""
+    example: dict[str, Any] = {"messages": msgspec.to_builtins(conversation.messages)}
+    if conversation.tools:
+        example["tools"] = msgspec.to_builtins(conversation.tools)
+    return count_tokens(example)
+
+
+def text_tokens(text: str) -> list[int]:
+    return o200k().encode_ordinary(text)
+
+
+def decode(tokens: list[int]) -> str:
+    """Text of a token slice; a character cut at either end is left out."""
+    return o200k().decode_bytes(tokens).decode("utf-8", "ignore")

@@ -3,13 +3,18 @@
 Reads:  the Discord REST API (discord.py, bot token from the environment variable that
         `token_env` names) for `channels`, and DiscordChatExporter JSON files under `exports`.
 Writes: channels/<channel_id>.jsonl (RawDiscordMessage, oldest first), rejects.jsonl,
-        stats.json (per-channel counts).
-Params: collect_discord.channels, earliest, max_messages, api_base, token_env, exports;
-        allowed_users (top level; checked here, applied by segment).
+        stats.json (per-channel counts, history pages requested); and the raw REST history
+        under --history-dir (stages/discord/history.py), kept from run to run.
+Params: collect_discord.channels, earliest, max_messages, api_base, token_env, exports,
+        refresh; allowed_users (top level; checked here, applied by segment).
 
+Incremental: a channel whose history was kept is fetched only where the window reaches
+beyond it (newer messages, and older ones when `earliest` or `max_messages` widen it);
+`refresh` fetches the window again from scratch, which is what picks up edits and deletions.
 Each channel file is renamed into place as soon as that channel is complete, so a
-channel already fetched stays written when a later one fails. The token is read
-from the environment and handed to discord.py; it is never written anywhere.
+channel already fetched stays written when a later one fails; a failed channel's pages
+fetched so far are kept in its history. The token is read from the environment and handed
+to discord.py; it is never written anywhere.
 """
 
 import asyncio
@@ -43,6 +48,7 @@ from stages.discord.api_message import from_api_message
 from stages.discord.channels import ChannelMessages, Window
 from stages.discord.errors import BadMessage
 from stages.discord.exporter import ExportFormatError, import_export
+from stages.discord.history import HistoryError, load_history, save_history
 from stages.discord.rest import (
     DEFAULT_API_BASE,
     DEFAULT_TOKEN_NAME,
@@ -182,33 +188,72 @@ def import_exports(
     return channels
 
 
+def held_histories(
+    folder: Path, channel_ids: list[str], refresh: bool
+) -> dict[str, ChannelHistory]:
+    """The history kept by earlier runs, per channel; none at all on a refresh."""
+    if refresh:
+        return {}
+    held = {}
+    for channel_id in channel_ids:
+        try:
+            history = load_history(folder, channel_id)
+        except HistoryError as error:
+            raise click.ClickException(
+                f"{error}: delete that file, or set collect_discord.refresh: true (--refresh) "
+                "to fetch the channel again"
+            ) from None
+        if history is not None:
+            held[channel_id] = history
+    return held
+
+
 def fetch_rest(
     channel_ids: list[str],
     token: str,
     options: dict[str, Any],
+    history_dir: Path,
+    held: dict[str, ChannelHistory],
     exported: dict[str, ChannelMessages],
     writer: ChannelWriter,
     rejects: RejectsWriter,
 ) -> None:
-    """Fetch over REST, writing each channel (merged with its exports) as soon as it is done."""
+    """Fetch over REST what the `held` history lacks, keeping it in `history_dir` and
+    writing each channel (merged with its exports) as soon as it is done."""
+    stats = writer.stats
+
+    def keep(history: ChannelHistory) -> None:
+        save_history(history_dir, history)
+        stats.add(f"pages.{history.channel_id}", history.pages)
+        stats.add("fetched", history.fetched)
+        stats.add("held", len(history.payloads) - history.fetched)
 
     def on_channel(history: ChannelHistory) -> None:
+        keep(history)
         channel = ChannelMessages(history.channel_id)
-        channel.add(rest_messages(history, rejects, writer.stats))
+        channel.add(rest_messages(history, rejects, stats))
         channel.add(exported.get(history.channel_id, ChannelMessages("")).oldest_first())
         writer.write(channel)
 
     try:
         asyncio.run(
             collect_channels(
-                channel_ids, token=token, on_channel=on_channel, heartbeat=Heartbeat(), **options
+                channel_ids,
+                token=token,
+                on_channel=on_channel,
+                heartbeat=Heartbeat(),
+                held=held,
+                **options,
             )
         )
     except CollectionIncomplete as error:
         for failure in error.failures:
-            writer.stats.add(f"failed_channels.{failure.reason}")
+            stats.add(f"failed_channels.{failure.reason}")
+            if failure.partial.pages:
+                keep(failure.partial)
         raise click.ClickException(
-            f"{error}\nChannels read in full were written; the failed ones were not."
+            f"{error}\nChannels read in full were written; the failed ones were not, and "
+            "their pages fetched so far are kept for the next run."
         ) from error
     except DiscordCollectError as error:
         raise click.ClickException(str(error)) from error
@@ -268,6 +313,18 @@ def check_allowed_users(speakers: dict[str, set[str]], allowed: set[str]) -> Non
     help="A DiscordChatExporter JSON file, or a folder searched for *.json.",
 )
 @click.option(
+    "--refresh/--no-refresh",
+    default=False,
+    help="Fetch every channel's window again, ignoring the kept history (picks up edits "
+    "and deletions).",
+)
+@click.option(
+    "--history-dir",
+    default="data/discord/history",
+    show_default=True,
+    help="Where the raw REST history is kept between runs, one <channel_id>.jsonl each.",
+)
+@click.option(
     "--out-dir",
     default="data/discord/collected",
     show_default=True,
@@ -283,13 +340,17 @@ def main(
     api_base: str,
     token_env: str,
     exports: str | None,
+    refresh: bool,
+    history_dir: str,
     out_dir: str,
     sources: tuple[str, ...],
     strict: bool,
 ) -> None:
     """Collect Discord history over REST and from DiscordChatExporter files, one JSONL a channel.
 
-    The bot token is read from the environment variable that `--token-env` names.
+    The bot token is read from the environment variable that `--token-env` names. A
+    channel's history kept by an earlier run is only extended: newer messages, and older
+    ones when the window widens; `--refresh` fetches it all again.
 
     Example: python -m stages.collect_discord --channels 1180000000000000200
     --earliest 2024-01-01 --max-messages 5000
@@ -314,11 +375,14 @@ def main(
             "export_files",
             "duplicates",
             "outside_window",
+            "fetched",
+            "held",
             *(f"rejected.{r}" for r in REJECT_REASONS),
         ]
     )
     folder = out / "channels"
     folder.mkdir(parents=True, exist_ok=True)
+    Path(history_dir).mkdir(parents=True, exist_ok=True)  # a DVC output, even with no channel
     window = Window(earliest, max_messages)
     with RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects:
         exported = import_exports(input_files(root, "*.json") if root else [], rejects, stats, root)
@@ -333,7 +397,9 @@ def main(
                     "base_url": api_base,
                     "token_name": token_env,
                 }
-                fetch_rest(channel_ids, token, options, exported, writer, rejects)
+                kept = Path(history_dir)
+                held = held_histories(kept, channel_ids, refresh)
+                fetch_rest(channel_ids, token, options, kept, held, exported, writer, rejects)
         finally:
             stats.add("channels", len(writer.speakers))
             stats.write(out / "stats.json")

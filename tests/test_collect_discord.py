@@ -215,3 +215,124 @@ def test_channels_of_an_earlier_run_are_removed(workdir, discord_api, token):
 def test_a_date_that_is_not_a_date(workdir, discord_api, token):
     result = collect(discord_api, "--earliest", "last week", exit_code=2)
     assert "'last week' is not a date like 2024-01-31" in result.stderr
+
+
+def history_ids(channel_id: str) -> list[str]:
+    """The message ids a channel's kept history holds (the header line aside)."""
+    lines = Path("data/discord/history", f"{channel_id}.jsonl").read_text().splitlines()
+    return [json.loads(line)["id"] for line in lines[1:]]
+
+
+def add_newer(api: DiscordEmulator, channel_id: str, count: int, after: datetime) -> list[str]:
+    factory = MessageFactory(channel_id, after)
+    messages = [factory.message(ALICE, f"new {i}") for i in range(count)]
+    api.add_messages(channel_id, messages)
+    return [m["id"] for m in messages]
+
+
+def pages_since(api: DiscordEmulator, start: int) -> list[dict[str, str]]:
+    return [r.query for r in api.requests_to(HISTORY)[start:]]
+
+
+def test_a_second_run_fetches_only_the_newer_messages(workdir, discord_api, token):
+    old = seed(discord_api, GENERAL, 250)
+    collect(discord_api, "--channels", GENERAL)
+    assert stats()["pages"] == {GENERAL: 3} and stats()["fetched"] == 250
+    assert history_ids(GENERAL) == old
+
+    new = add_newer(discord_api, GENERAL, 130, START + timedelta(days=1))
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL)
+    assert pages_since(discord_api, before) == [
+        {"limit": "100", "after": old[-1]},
+        {"limit": "100", "after": new[99]},
+    ]
+    assert channel_ids(GENERAL) == history_ids(GENERAL) == old + new
+    assert (stats()["pages"], stats()["fetched"], stats()["held"]) == ({GENERAL: 2}, 130, 250)
+
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL)  # nothing new: one page says so
+    assert pages_since(discord_api, before) == [{"limit": "100", "after": new[-1]}]
+    assert stats()["fetched"] == 0 and channel_ids(GENERAL) == old + new
+
+
+def test_a_wider_window_fetches_only_the_missing_older_messages(workdir, discord_api, token):
+    ids = seed(discord_api, GENERAL, 720, step=timedelta(minutes=12))  # 120 a day from March 1
+    collect(discord_api, "--channels", GENERAL, "--max-messages", "600")
+    assert stats()["pages"] == {GENERAL: 6} and channel_ids(GENERAL) == ids[-600:]
+
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL, "--max-messages", "700")
+    assert pages_since(discord_api, before) == [
+        {"limit": "100", "after": ids[-1]},
+        {"limit": "100", "before": ids[-600]},
+    ]
+    assert channel_ids(GENERAL) == ids[-700:]
+
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL, "--max-messages", "600")  # narrower: no paging back
+    assert pages_since(discord_api, before) == [{"limit": "100", "after": ids[-1]}]
+    assert channel_ids(GENERAL) == ids[-600:] and history_ids(GENERAL) == ids[-700:]
+
+    # March 2 onwards is 600 messages, all held: only the newer page is asked for.
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL, "--earliest", "2024-03-02")
+    assert pages_since(discord_api, before) == [{"limit": "100", "after": ids[-1]}]
+    assert channel_ids(GENERAL) == ids[120:]
+    # March 1 lies beyond the history: the 20 older messages, and one page finds the start.
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL)
+    assert pages_since(discord_api, before)[1:] == [{"limit": "100", "before": ids[20]}]
+    assert channel_ids(GENERAL) == ids
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL)  # the channel's start is held: never again
+    assert len(pages_since(discord_api, before)) == 1
+
+
+def test_refresh_fetches_the_window_again_with_edits_and_deletions(workdir, discord_api, token):
+    ids = seed(discord_api, GENERAL, 150)
+    collect(discord_api, "--channels", GENERAL)
+    discord_api.edit_message(GENERAL, ids[10], "edited")
+    discord_api.delete_message(GENERAL, ids[20])
+
+    collect(discord_api, "--channels", GENERAL)
+    kept = read_jsonl(Path(OUT, "channels", f"{GENERAL}.jsonl"))
+    assert kept[10]["content"] == "message 10" and len(kept) == 150
+
+    collect(discord_api, "--channels", GENERAL, "--refresh")
+    kept = read_jsonl(Path(OUT, "channels", f"{GENERAL}.jsonl"))
+    assert kept[10]["content"] == "edited" and kept[10]["edited_timestamp"]
+    assert [m["id"] for m in kept] == ids[:20] + ids[21:] == history_ids(GENERAL)
+    assert stats()["pages"] == {GENERAL: 2} and stats()["held"] == 0
+
+
+def test_a_failed_channel_keeps_its_pages_for_the_next_run(workdir, discord_api, token):
+    ids = seed(discord_api, GENERAL, 250)
+    discord_api.fail(HISTORY, 403, after=2)
+    result = collect(discord_api, "--channels", GENERAL, exit_code=1)
+    assert "their pages fetched so far are kept for the next run" in result.stderr
+    assert history_ids(GENERAL) == ids[-200:]
+    assert not Path(OUT, "channels", f"{GENERAL}.jsonl").exists()
+
+    before = len(discord_api.requests_to(HISTORY))
+    collect(discord_api, "--channels", GENERAL)
+    assert pages_since(discord_api, before) == [
+        {"limit": "100", "after": ids[-1]},
+        {"limit": "100", "before": ids[50]},
+    ]
+    assert channel_ids(GENERAL) == ids
+
+
+def test_a_damaged_history_names_its_file_and_line(workdir, discord_api, token):
+    seed(discord_api, GENERAL, 3)
+    collect(discord_api, "--channels", GENERAL)
+    path = Path("data/discord/history", f"{GENERAL}.jsonl")
+    path.write_text(path.read_text() + "{cut off\n")
+    result = collect(discord_api, "--channels", GENERAL, exit_code=1)
+    assert result.stderr.startswith(f"Error: {path}:5: not a message payload (")
+    assert result.stderr.endswith(
+        "delete that file, or set collect_discord.refresh: true (--refresh) to fetch the "
+        "channel again\n"
+    )
+    collect(discord_api, "--channels", GENERAL, "--refresh")
+    assert len(history_ids(GENERAL)) == 3

@@ -7,16 +7,21 @@ objects, which need a gateway cache to be complete. On top of discord.py we retr
 page that still fails (a 503, which discord.py does not retry, or a 5xx that
 outlived its five tries) from the same cursor, so nothing fetched is fetched again.
 
+Incremental: given the history an earlier run kept, a channel is fetched only where the
+window reaches beyond it: newer messages with `after`, older ones with `before`. Edits and
+deletions of held messages are not seen; the caller refetches from scratch for those.
+
 Partial results: channels are fetched one after the other and each finished
 channel is handed to `on_channel` at once, so a caller can write it out before the
 next one starts. A channel that fails is not fatal to the others; when every
 channel has been tried, `CollectionIncomplete` is raised naming each failed
-channel, carrying the finished histories and each failed channel's partial pages.
+channel, carrying the finished histories and each failed channel's history so far
+(held and fetched pages, contiguous, so keeping it loses nothing).
 A missing or rejected token is fatal at once (`DiscordAuthError`).
 """
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -48,10 +53,17 @@ class ChannelProgress:
 
 @dataclass
 class ChannelHistory:
+    """A channel's messages as the API sent them, and how far back they are complete."""
+
     channel_id: str
     guild_id: str | None
     name: str | None
     payloads: list[Payload] = field(default_factory=list)  # oldest first
+    # Every message with an id at or above this one is held (0: back to the channel's first
+    # message); None: nothing was fetched yet.
+    checked_from: int | None = None
+    pages: int = 0  # history pages requested by this run
+    fetched: int = 0  # messages this run added to `payloads`
 
 
 class DiscordCollectError(Exception):
@@ -150,8 +162,107 @@ class _Limits:
     token_name: str
 
 
+def _id(payload: Payload) -> int:
+    return int(payload["id"])
+
+
+def _needs_older(checked_from: int | None, in_window: int, limits: _Limits) -> bool:
+    """Could the window hold messages older than the oldest checked point, given that
+    `in_window` messages are held inside it?"""
+    if checked_from is not None and checked_from <= limits.cutoff:
+        return False
+    return limits.max_messages is None or in_window < limits.max_messages
+
+
+async def _page(
+    http: discord.http.HTTPClient,
+    history: ChannelHistory,
+    limits: _Limits,
+    limit: int,
+    **anchor: int | None,
+) -> list[Payload]:
+    """One page of history, newest first; a failure names the channel and keeps `history`."""
+    history.pages += 1
+    try:
+        return await _with_retries(
+            lambda: http.logs_from(history.channel_id, limit, **anchor), limits.retry_delays
+        )
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        if isinstance(exc, discord.HTTPException):
+            _check_auth(exc, limits.token_name)
+            reason, detail = _describe_http_error(exc)
+        else:
+            reason, detail = "connection_error", f"connection failed: {exc!r}"
+        raise ChannelError(
+            history.channel_id,
+            reason,
+            f"{detail} after {history.fetched} messages",
+            history,
+        ) from exc
+
+
+async def _fetch_newer(
+    http: discord.http.HTTPClient, history: ChannelHistory, limits: _Limits
+) -> None:
+    """Every message sent after the newest one held (`after`, oldest pages first)."""
+    after = _id(history.payloads[-1]) if history.payloads else history.checked_from
+    assert after is not None
+    while True:
+        page = await _page(http, history, limits, PAGE_SIZE, after=after)
+        fresh = sorted((m for m in page if _id(m) > after), key=_id)
+        history.payloads.extend(fresh)
+        history.fetched += len(fresh)
+        if fresh:
+            after = _id(fresh[-1])
+        if len(page) < PAGE_SIZE or not fresh:
+            return
+
+
+async def _fetch_older(
+    http: discord.http.HTTPClient,
+    history: ChannelHistory,
+    limits: _Limits,
+    heartbeat: Heartbeat | None,
+) -> None:
+    """Older messages (`before`, newest pages first) until the window is full or the
+    channel's start; moves `checked_from` down as each page lands."""
+    start = max(snowflake_time(limits.cutoff), snowflake_time(history.channel_id))
+    in_window = sum(1 for m in history.payloads if _id(m) >= limits.cutoff)
+    older: list[Payload] = []  # newest first
+    before = history.checked_from
+    try:
+        while _needs_older(history.checked_from, in_window, limits):
+            wanted = PAGE_SIZE
+            if limits.max_messages is not None:
+                wanted = min(PAGE_SIZE, limits.max_messages - in_window)
+            page = await _page(http, history, limits, wanted, before=before)
+            # Only ids below the cursor count: a page can never repeat a message we hold.
+            fresh = [m for m in page if before is None or _id(m) < before]
+            kept = [m for m in fresh if _id(m) >= limits.cutoff]
+            older.extend(kept)
+            in_window += len(kept)
+            history.fetched += len(kept)
+            if fresh:
+                before = _id(fresh[-1])
+            if len(kept) < len(fresh):
+                history.checked_from = limits.cutoff
+            elif len(page) < wanted or not fresh:
+                history.checked_from = 0  # the channel's first message is held
+            else:
+                history.checked_from = before
+            if heartbeat and before is not None:
+                covered = _covered(before, start, limits.now)
+                heartbeat(ChannelProgress(history.channel_id, history.fetched, covered))
+    finally:
+        history.payloads[:0] = older[::-1]
+
+
 async def _fetch_channel(
-    http: discord.http.HTTPClient, channel_id: str, limits: _Limits, heartbeat: Heartbeat | None
+    http: discord.http.HTTPClient,
+    channel_id: str,
+    held: ChannelHistory | None,
+    limits: _Limits,
+    heartbeat: Heartbeat | None,
 ) -> ChannelHistory:
     try:
         channel = await _with_retries(lambda: http.get_channel(channel_id), limits.retry_delays)
@@ -160,43 +271,18 @@ async def _fetch_channel(
         reason, detail = _describe_http_error(exc)
         empty = ChannelHistory(channel_id, None, None)
         raise ChannelError(channel_id, reason, detail, empty) from exc
-    history = ChannelHistory(channel_id, channel.get("guild_id"), channel.get("name"))
-    start = max(snowflake_time(limits.cutoff), snowflake_time(channel_id))
-    newest_first: list[Payload] = []
-    before: int | None = None
-    while limits.max_messages is None or len(newest_first) < limits.max_messages:
-        wanted = PAGE_SIZE
-        if limits.max_messages is not None:
-            wanted = min(PAGE_SIZE, limits.max_messages - len(newest_first))
-        try:
-            page = await _with_retries(
-                lambda n=wanted, b=before: http.logs_from(channel_id, n, before=b),
-                limits.retry_delays,
-            )
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
-            history.payloads = newest_first[::-1]
-            if isinstance(exc, discord.HTTPException):
-                _check_auth(exc, limits.token_name)
-                reason, detail = _describe_http_error(exc)
-            else:
-                reason, detail = "connection_error", f"connection failed: {exc!r}"
-            raise ChannelError(
-                channel_id, reason, f"{detail} after {len(newest_first)} messages", history
-            ) from exc
-        # Only ids below the cursor count: a page can never repeat a message we hold.
-        fresh = [m for m in page if before is None or int(m["id"]) < before]
-        kept = [m for m in fresh if int(m["id"]) >= limits.cutoff][:wanted]
-        newest_first.extend(kept)
-        if fresh:
-            before = int(fresh[-1]["id"])
-        if heartbeat and before is not None:
-            covered = _covered(before, start, limits.now)
-            heartbeat(ChannelProgress(channel_id, len(newest_first), covered))
-        if len(kept) < len(fresh) or len(page) < wanted or not fresh:
-            break
-    history.payloads = newest_first[::-1]
+    history = ChannelHistory(
+        channel_id,
+        channel.get("guild_id"),
+        channel.get("name"),
+        list(held.payloads) if held else [],
+        held.checked_from if held else None,
+    )
+    if history.checked_from is not None:
+        await _fetch_newer(http, history, limits)
+    await _fetch_older(http, history, limits, heartbeat)
     if heartbeat:
-        heartbeat(ChannelProgress(channel_id, len(history.payloads), 1.0, done=True))
+        heartbeat(ChannelProgress(channel_id, history.fetched, 1.0, done=True))
     return history
 
 
@@ -220,15 +306,19 @@ async def collect_channels(
     base_url: str = DEFAULT_API_BASE,
     heartbeat: Heartbeat | None = None,
     on_channel: Callable[[ChannelHistory], None] | None = None,
+    held: Mapping[str, ChannelHistory] | None = None,
     retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
     now: datetime | None = None,
     token_name: str = DEFAULT_TOKEN_NAME,
 ) -> dict[str, ChannelHistory]:
     """Fetch each channel's history (oldest first), newest `max_messages` since `earliest`.
 
-    `now` only feeds the heartbeat's `covered` share; `token_name` is the environment
-    variable the token came from, named in auth errors. Raises `DiscordAuthError` at
-    once, or `CollectionIncomplete` after trying every channel if any failed.
+    A channel in `held` (the history an earlier run kept) is extended: messages newer than
+    its newest are fetched with `after`, and older ones with `before` only when the window
+    reaches past what it holds. `now` only feeds the heartbeat's `covered` share;
+    `token_name` is the environment variable the token came from, named in auth errors.
+    Raises `DiscordAuthError` at once, or `CollectionIncomplete` after trying every channel
+    if any failed.
     """
     limits = _Limits(
         earliest_snowflake(earliest),
@@ -244,7 +334,9 @@ async def collect_channels(
             await _login(client, token, token_name)
             for channel_id in channel_ids:
                 try:
-                    history = await _fetch_channel(client.http, str(channel_id), limits, heartbeat)
+                    channel = str(channel_id)
+                    kept = (held or {}).get(channel)
+                    history = await _fetch_channel(client.http, channel, kept, limits, heartbeat)
                 except ChannelError as failure:
                     failures.append(failure)
                     continue

@@ -194,6 +194,20 @@ class DiscordEmulator:
             self._messages[channel_id] = merged
             self._ids[channel_id] = [int(m["id"]) for m in merged]
 
+    def edit_message(self, channel_id: str, message_id: str, content: str) -> None:
+        """Change a message's content as an edit does, `edited_timestamp` and all."""
+        with self._lock:
+            for message in self._messages[channel_id]:
+                if message["id"] == message_id:
+                    message["content"] = content
+                    message["edited_timestamp"] = api_timestamp(datetime.now(UTC))
+
+    def delete_message(self, channel_id: str, message_id: str) -> None:
+        with self._lock:
+            kept = [m for m in self._messages[channel_id] if m["id"] != message_id]
+            self._messages[channel_id] = kept
+            self._ids[channel_id] = [int(m["id"]) for m in kept]
+
     # -- faults ---------------------------------------------------------------
 
     def rate_limit(

@@ -1,5 +1,7 @@
-"""What every stage command shares: one-line errors, logging, paths as provenance, --strict."""
+"""What every stage command shares: one-line errors, one run per output folder, logging, paths
+as provenance, --strict."""
 
+import contextlib
 import errno
 import inspect
 import logging
@@ -12,6 +14,7 @@ from typing import Any, NamedTuple
 import click
 
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
+from stages.common.lock import output_lock
 from stages.common.params import PARAMS_KEYS_META
 
 F = Callable[..., Any]
@@ -30,6 +33,9 @@ class StageCommand(click.Command):
       disk): the message names the path and the option that holds it;
     - a bad value read from the params file: the message names the file and the key, not an
       option the user never typed.
+
+    A stage with an `--out-dir` holds that folder's lock while it runs (stages/common/lock.py):
+    a second run into the same folder fails at once instead of mixing its outputs in.
 
     Its --help shows the defaults params.yaml gives, and the example ending the docstring as
     commands to copy, one per line, never rewrapped.
@@ -80,8 +86,10 @@ class StageCommand(click.Command):
                     formatter.write(f"{' ' * (formatter.current_indent + 2)}{line}\n")
 
     def invoke(self, ctx: click.Context) -> Any:
+        out_dir = ctx.params.get("out_dir")
         try:
-            return super().invoke(ctx)
+            with output_lock(out_dir) if out_dir else contextlib.nullcontext():
+                return super().invoke(ctx)
         except OSError as error:
             if error.filename is None:
                 raise

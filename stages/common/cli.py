@@ -6,13 +6,14 @@ import errno
 import inspect
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
 
+from stages.common.atomic import output_transaction
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.lock import output_lock
 from stages.common.params import PARAMS_KEYS_META
@@ -35,7 +36,9 @@ class StageCommand(click.Command):
       option the user never typed.
 
     A stage with an `--out-dir` holds that folder's lock while it runs (stages/common/lock.py):
-    a second run into the same folder fails at once instead of mixing its outputs in.
+    a second run into the same folder fails at once instead of mixing its outputs in. Its
+    outputs in that folder change together when it ends, or not at all when it crashes or is
+    killed (`output_transaction` in stages/common/atomic.py).
 
     Its --help shows the defaults params.yaml gives, and the example ending the docstring as
     commands to copy, one per line, never rewrapped.
@@ -86,14 +89,21 @@ class StageCommand(click.Command):
                     formatter.write(f"{' ' * (formatter.current_indent + 2)}{line}\n")
 
     def invoke(self, ctx: click.Context) -> Any:
-        out_dir = ctx.params.get("out_dir")
         try:
-            with output_lock(out_dir) if out_dir else contextlib.nullcontext():
+            with self._outputs(ctx.params.get("out_dir")):
                 return super().invoke(ctx)
         except OSError as error:
             if error.filename is None:
                 raise
             raise click.ClickException(path_problem(ctx, error)) from None
+
+    @contextlib.contextmanager
+    def _outputs(self, out_dir: str | None) -> Iterator[None]:
+        if not out_dir:
+            yield
+            return
+        with output_lock(out_dir), output_transaction(out_dir):
+            yield
 
 
 def example_commands(example: str) -> list[str]:
@@ -129,7 +139,8 @@ def _param_holding(ctx: click.Context, path: str) -> click.Parameter | None:
 
 
 def stage_command(fn: F) -> click.Command:
-    """`@click.command()` for a stage: its errors are one line (see StageCommand)."""
+    """`@click.command()` for a stage: its errors are one line, its outputs change together
+    (see StageCommand)."""
     return click.command(cls=StageCommand)(fn)
 
 

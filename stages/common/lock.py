@@ -6,7 +6,7 @@ leaving a mix that no run made. A stage command takes this lock on its `--out-di
 message naming the folder and the process that holds it. The lock is an advisory
 `flock` on a hidden file beside the folder (inside, it would become part of a DVC
 output). The kernel drops it when the holder exits, however it exits, so a killed run
-never leaves a folder locked; the file stays, empty of meaning, for the next run.
+never leaves a folder locked; the file stays, empty, for the next run.
 """
 
 import contextlib
@@ -49,6 +49,9 @@ def output_lock(out_dir: str | Path, option: str = "--out-dir") -> Iterator[None
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # the same empty file after every run, on every machine
     finally:
         os.close(fd)

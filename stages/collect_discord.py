@@ -67,6 +67,7 @@ REJECT_REASONS = (
     "bad_id",
     "unknown_type",
     "duplicate_id",
+    "not_an_export",
 )
 
 log = logging.getLogger("logtune")
@@ -169,7 +170,8 @@ def import_exports(
         try:
             imported = import_export(path.read_bytes())
         except ExportFormatError as error:
-            raise click.ClickException(f"{file}: {error}") from error
+            rejects.add(Reject(file=file, line=0, reason="not_an_export", message=str(error)))
+            continue
         stats.add("export_files")
         stats.add("read", len(imported.messages) + len(imported.rejects))
         for bad in imported.rejects:

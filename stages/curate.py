@@ -244,7 +244,7 @@ def main(
         ]
     )
     decisions, samples = first_pass(
-        inputs, stats, filters, budget, NearDuplicates(near_dup_threshold, seed), hand_labelled
+        inputs, stats, filters, budget, NearDuplicates(near_dup_threshold), hand_labelled
     )
     ranked = ranking(samples, seed)
     kept = set(ranked if max_samples is None else ranked[:max_samples])

@@ -5,6 +5,10 @@ Writes: formats/<format>/{train,validation}.jsonl, records.metadata.jsonl, rejec
         axolotl.yaml, dataset_info.json, stats.json.
 Params: export.formats, export.system_prompt, export.dataset_name.
 
+Every output is built beside the previous one and all of them replace it together
+when the export succeeds (stages/common/atomic.py): a failed or killed export
+leaves the previous dataset whole, its metadata pointing at its own lines.
+
 A format may refuse a record it cannot carry faithfully (`Unexportable`); the
 record then has no line in that format, so the format files of one split can have
 different lengths. records.metadata.jsonl stays one line per curated record, in
@@ -16,7 +20,6 @@ refusal, with its reason, is in rejects.jsonl and counted per format in stats.js
 import contextlib
 import json
 import logging
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ import msgspec
 
 from schemas.conversation import Conversation, Message
 from schemas.export import ExportReject, RecordMetadata
-from stages.common.atomic import write_bytes_atomic
+from stages.common.atomic import atomic_folder, write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, read_records, records_size
 from stages.common.params import stage_params
@@ -251,14 +254,12 @@ def main(
     curated = read_stats(curate_stats)
     chosen = sorted(set(formats))
     out = Path(out_dir)
-    formats_dir = out / "formats"
-    if formats_dir.exists():
-        shutil.rmtree(formats_dir)
     counts = FormatCounts(chosen)
     exported: dict[str, int] = {}
     inputs = [Path(curated_dir) / f"{split}.jsonl" for split in SPLITS]
     with (
         Progress("read", total=records_size(inputs), unit="B") as progress,
+        atomic_folder(out / "formats") as formats_dir,
         JsonlWriter(out / "records.metadata.jsonl") as metadata,
         JsonlWriter(out / "rejects.jsonl") as rejects,
     ):

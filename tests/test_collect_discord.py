@@ -336,3 +336,53 @@ def test_a_damaged_history_names_its_file_and_line(workdir, discord_api, token):
     )
     collect(discord_api, "--channels", GENERAL, "--refresh")
     assert len(history_ids(GENERAL)) == 3
+
+
+def export_file(channel_id: str, *message_ids: str) -> dict:
+    return {
+        "guild": {"id": GUILD, "name": "Test Server"},
+        "channel": {"id": channel_id, "name": "general"},
+        "messages": [
+            {
+                "id": message_id,
+                "type": "Default",
+                "timestamp": "2024-03-01T01:00:00+01:00",
+                "content": f"message {message_id}",
+                "author": {"id": ALICE["id"], "name": "alice"},
+            }
+            for message_id in message_ids
+        ],
+    }
+
+
+def test_bad_ids_and_files_that_are_not_exports_are_rejects(workdir, discord_api, token):
+    exports = Path("exports")
+    exports.mkdir()
+    (exports / "a.json").write_text(json.dumps(export_file(GENERAL, "1001", "12²", "1002")))
+    (exports / "b.json").write_text(json.dumps(export_file("general", "1003")))
+    (exports / "c.json").write_text('{"settings": {"theme": "dark"}}')
+    (exports / "d.json").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(export_file(RANDOM, "1004")).encode()
+    )
+    (exports / "e.json").write_text(f'{{"channel": {"[" * 2000 + "]" * 2000}}}')
+    collect(discord_api, "--exports", "exports")
+    assert channel_ids(GENERAL) == ["1001", "1002"]
+    assert channel_ids(RANDOM) == ["1004"]  # a byte order mark is skipped
+    rejects = read_jsonl(Path(OUT, "rejects.jsonl"))
+    assert [(r["file"], r["line"], r["reason"]) for r in rejects] == [
+        ("exports/a.json", 2, "bad_id"),
+        ("exports/b.json", 0, "not_an_export"),
+        ("exports/c.json", 0, "not_an_export"),
+        ("exports/e.json", 0, "not_an_export"),
+    ]
+    assert rejects[0]["message"] == "message 12²: message id '12²' is not a Discord id"
+    assert rejects[1]["message"] == "channel id 'general' is not a Discord id"
+    assert stats()["rejected"]["not_an_export"] == 3
+
+
+def test_a_channel_id_that_is_not_an_id_is_a_clear_error(workdir, discord_api, token):
+    result = collect(discord_api, "--channels", "general", exit_code=1)
+    assert result.output == (
+        "Error: channel id 'general' is not a Discord id (digits only, as Discord's "
+        "'Copy Channel ID' gives it): check --channels (collect_discord.channels)\n"
+    )

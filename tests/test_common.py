@@ -24,6 +24,7 @@ from stages.common.atomic import atomic_folder, atomic_write
 from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.hashing import content_id, messages_id
 from stages.common.jsonl import (
+    BOM,
     DEFAULT_MAX_LINE_BYTES,
     IO_BUFFER,
     iter_lines,
@@ -38,7 +39,8 @@ from stages.common.stats import Stats
 from stages.common.tool_schema import infer_schema, merge_schemas
 
 
-def reference_lines(data: bytes, limit: int) -> list[tuple[int, bytes, bool, int]]:
+def reference_lines(data: bytes, limit: int) -> list[tuple[int, bytes, bool, int, bool]]:
+    data = data.removeprefix(BOM)
     parts = data.split(b"\n")
     terminated = data.endswith(b"\n")
     if terminated or not data:
@@ -47,15 +49,16 @@ def reference_lines(data: bytes, limit: int) -> list[tuple[int, bytes, bool, int
     for i, part in enumerate(parts, start=1):
         unterminated = not terminated and i == len(parts)
         if len(part) > limit:
-            lines.append((i, b"", False, len(part)))
+            lines.append((i, b"", False, len(part), False))
         else:
-            lines.append((i, part, unterminated, 0))
+            lines.append((i, part, unterminated, 0, False))
     return lines
 
 
 @settings(max_examples=200, deadline=None)
 @given(
     lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"x")), max_size=30),
+    bom=st.booleans(),
     final_newline=st.booleans(),
     span=st.integers(1, 64),
     limit=st.integers(1, 50),
@@ -63,11 +66,12 @@ def reference_lines(data: bytes, limit: int) -> list[tuple[int, bytes, bool, int
 def test_iter_lines_matches_a_plain_split(
     tmp_path_factory: pytest.TempPathFactory,
     lines: list[bytes],
+    bom: bool,
     final_newline: bool,
     span: int,
     limit: int,
 ) -> None:
-    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    data = BOM * bom + b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     path = tmp_path_factory.mktemp("lines") / "f.jsonl"
     path.write_bytes(data)
     got = [astuple(line) for line in iter_lines(path, max_line_bytes=limit)]
@@ -98,10 +102,10 @@ def test_oversize_line_longer_than_the_read_buffer_is_skipped_in_pieces(tmp_path
     path.write_bytes(b"1\n" + b"x" * size + b"\n2\n" + b"y" * size)
     lines = [astuple(line) for line in iter_lines(path, max_line_bytes=1000)]
     assert lines == [
-        (1, b"1", False, 0),
-        (2, b"", False, size),
-        (3, b"2", False, 0),
-        (4, b"", False, size),
+        (1, b"1", False, 0, False),
+        (2, b"", False, size, False),
+        (3, b"2", False, 0, False),
+        (4, b"", False, size, False),
     ]
 
 
@@ -113,7 +117,7 @@ def test_a_span_read_after_its_file_grew_stops_at_the_span_end(tmp_path: Path) -
         handle.write(b'2}\n{"c":3}\n')
     with open_lines(path) as handle:
         lines = [astuple(line) for span in spans for line in read_span_lines(handle, span, 100)]
-    assert lines == [(1, b'{"a":1}', False, 0), (2, b'{"b":', True, 0)]
+    assert lines == [(1, b'{"a":1}', False, 0, False), (2, b'{"b":', True, 0, False)]
 
 
 def test_read_records_reads_a_record_longer_than_the_input_line_limit(tmp_path: Path) -> None:

@@ -153,6 +153,8 @@ def test_system_messages_and_slash_commands():
         ({"id": 1.2e18}, "invalid_message"),
         ({"author": None}, "invalid_message"),
         ({"timestamp": "2024-05-01T08:30:00"}, "bad_timestamp"),
+        ({"id": "12²"}, "bad_id"),  # passes str.isdigit, fails int
+        ({"channel_id": "general"}, "bad_id"),
     ],
 )
 def test_bad_payloads_raise_with_a_reason(change, reason):

@@ -89,6 +89,7 @@ def test_folder_of_transcripts_gives_conversations_rejects_and_stats(transcripts
         "invalid_utf8": 0,
         "line_too_long": 0,
         "missing_field": 1,
+        "nested_too_deep": 0,
         "truncated_line": 1,
         "unrecognised_format": 0,
         "wrong_type": 1,

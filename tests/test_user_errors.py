@@ -62,7 +62,6 @@ CASES = [
     ("ingest_journals", ["--input", "journal.md", "--out-dir", "file/o"], "'--out-dir'"),
     ("collect_discord", ["--exports", "nope", "--out-dir", "o"], "nope: no such file"),
     ("collect_discord", ["--out-dir", "file/o"], "'--out-dir'"),
-    ("collect_discord", ["--exports", "file", "--out-dir", "o"], "not a DiscordChatExporter"),
     ("segment", ["--input", "nope", "--out-dir", "o"], "nope: no such file"),
     ("segment", ["--input", "raw.jsonl", "--out-dir", "file/o"], "'--out-dir'"),
     ("inject_tools", ["--input", "nope", *CATALOG, "--out-dir", "o"], "nope: No such file"),

@@ -1,17 +1,21 @@
-"""What every stage command shares: one-line errors, logging, paths as provenance, --strict."""
+"""What every stage command shares: one-line errors, one run per output folder, logging, paths
+as provenance, --strict."""
 
+import contextlib
 import errno
 import inspect
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
 
+from stages.common.atomic import output_transaction
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
+from stages.common.lock import output_lock
 from stages.common.params import PARAMS_KEYS_META
 
 F = Callable[..., Any]
@@ -30,6 +34,11 @@ class StageCommand(click.Command):
       disk): the message names the path and the option that holds it;
     - a bad value read from the params file: the message names the file and the key, not an
       option the user never typed.
+
+    A stage with an `--out-dir` holds that folder's lock while it runs (stages/common/lock.py):
+    a second run into the same folder fails at once instead of mixing its outputs in. Its
+    outputs in that folder change together when it ends, or not at all when it crashes or is
+    killed (`output_transaction` in stages/common/atomic.py).
 
     Its --help shows the defaults params.yaml gives, and the example ending the docstring as
     commands to copy, one per line, never rewrapped.
@@ -81,11 +90,20 @@ class StageCommand(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with self._outputs(ctx.params.get("out_dir")):
+                return super().invoke(ctx)
         except OSError as error:
             if error.filename is None:
                 raise
             raise click.ClickException(path_problem(ctx, error)) from None
+
+    @contextlib.contextmanager
+    def _outputs(self, out_dir: str | None) -> Iterator[None]:
+        if not out_dir:
+            yield
+            return
+        with output_lock(out_dir), output_transaction(out_dir):
+            yield
 
 
 def example_commands(example: str) -> list[str]:
@@ -121,7 +139,8 @@ def _param_holding(ctx: click.Context, path: str) -> click.Parameter | None:
 
 
 def stage_command(fn: F) -> click.Command:
-    """`@click.command()` for a stage: its errors are one line (see StageCommand)."""
+    """`@click.command()` for a stage: its errors are one line, its outputs change together
+    (see StageCommand)."""
     return click.command(cls=StageCommand)(fn)
 
 

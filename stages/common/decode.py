@@ -4,7 +4,8 @@ Every ingest stage reads JSONL written by someone else, and a bad line must be
 rejected with the same reason names whatever the source: `line_too_long`,
 `invalid_utf8`, `truncated_line` (a last line cut off mid-write), `invalid_json`,
 `missing_field`, `wrong_type` (a field of the wrong type, a value out of range,
-or a line that is not an object).
+or a line that is not an object), `nested_too_deep` (brackets nested deeper than
+`MAX_NESTING`, which no decoder could follow without exhausting Python's stack).
 """
 
 import re
@@ -13,7 +14,7 @@ from typing import Generic, TypeVar
 import msgspec
 
 from schemas.reject import Reject
-from stages.common.jsonl import Line
+from stages.common.jsonl import MAX_NESTING, Line
 from stages.common.rejects import excerpt
 
 T = TypeVar("T")
@@ -25,6 +26,7 @@ DECODE_REASONS = (
     "line_too_long",
     "missing_field",
     "wrong_type",
+    "nested_too_deep",
 )
 
 
@@ -57,6 +59,11 @@ class LineDecoder(Generic[T]):
             raise LineError(
                 "line_too_long",
                 f"line of {line.oversize} bytes is over max_line_bytes={self.max_line_bytes}",
+            )
+        if line.too_deep:
+            raise LineError(
+                "nested_too_deep",
+                f"brackets nested deeper than {MAX_NESTING} levels (inside strings too)",
             )
         try:
             return self.decoder.decode(line.data)

@@ -1,14 +1,16 @@
 """Reading JSONL in constant memory, line numbers and all, and writing it back.
 
-Input files can be larger than memory, can end in a line cut off mid-write, and
-can hold a single absurd line; the reader copies each line once out of a
-buffered file (`readline` with a limit, in C) and refuses to hold any line
-beyond a limit. For parallel parsing, `iter_spans` gives where runs of whole
-lines lie, so each worker reads its own bytes instead of receiving them through
-a pipe. A stage output may also be a folder of JSONL parts
-(stages/common/parts.py), read in sorted order.
+Input files can be larger than memory, can end in a line cut off mid-write,
+can start with a UTF-8 byte order mark (Windows editors write one), and can hold
+a single absurd line; the reader copies each line once out of a buffered file
+(`readline` with a limit, in C), drops the mark, and refuses to hand on any line
+beyond a size limit or nested beyond a depth limit (`MAX_NESTING`). For parallel
+parsing, `iter_spans` gives where runs of whole lines lie, so each worker reads
+its own bytes instead of receiving them through a pipe. A stage output may also
+be a folder of JSONL parts (stages/common/parts.py), read in sorted order.
 """
 
+import io
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +25,12 @@ from stages.common.atomic import atomic_write
 from stages.common.progress import Progress
 
 DEFAULT_MAX_LINE_BYTES = 8 << 20
+BOM = b"\xef\xbb\xbf"
+# Decoders and everything that walks a decoded value (msgspec, json, schema inference) recurse
+# once or twice per level, and Python stops at 1000 frames: a deeper line would crash the run.
+MAX_NESTING = 200
+_SQUARE_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 # Lines are copied out of (and written into) buffers this big: one system call serves many
 # lines, and the buffer stays in the core's L2 cache. With 1 MB buffers, two workers on two
 # cores spent 10% more CPU on the same tool log.
@@ -43,14 +51,38 @@ class Line(msgspec.Struct, gc=False):
     """One line of a file (a Struct: cheaper to make than a NamedTuple, once per line)."""
 
     number: int
-    data: bytes  # without its newline; empty for an oversize line
+    data: bytes  # without its newline; empty for a line refused (oversize or too deep)
     unterminated: bool = False  # the last line of a file with no final newline
     oversize: int = 0  # the byte size of a line over the limit, which is not kept
+    too_deep: bool = False  # brackets nested deeper than MAX_NESTING: not kept either
 
     @property
     def blank(self) -> bool:
         """Empty or whitespace only (tested without copying the line, unlike `strip`)."""
-        return not self.oversize and (not self.data or self.data.isspace())
+        return not self.oversize and not self.too_deep and (not self.data or self.data.isspace())
+
+
+def nested_too_deep(data: bytes, limit: int = MAX_NESTING) -> bool:
+    """Brackets nest deeper than `limit` somewhere in `data`, those inside strings included.
+
+    Strings count because JSON text inside a string (tool-call `arguments`) is decoded
+    again later. Fast for nearly every line: with no more opening brackets than the
+    limit, no nesting can exceed it. Otherwise only the brackets are kept (`{}` as
+    `[]`), and each pass, in C, removes the innermost pairs: one level; unmatched
+    brackets (a code fragment cut off) stay and never count.
+    """
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    brackets = data.translate(_SQUARE_BRACKETS, _NOT_BRACKETS)
+    levels = 0  # removed so far; what is left holds at most half its length more
+    while levels + len(brackets) // 2 > limit:
+        inner = brackets.replace(b"[]", b"")
+        if len(inner) == len(brackets):
+            return False
+        brackets, levels = inner, levels + 1
+        if levels > limit:
+            return True
+    return False
 
 
 class Span(NamedTuple):
@@ -71,24 +103,39 @@ def read_lines(
 ) -> Iterator[Line]:
     """The lines from the handle's position: to the end of the file, or over `size` bytes.
 
-    `max_line_bytes=None` sets no limit, for files our own stages wrote.
+    `max_line_bytes=None` sets no limit of size or depth, for files our own stages wrote.
+    A byte order mark at the start of the file is skipped.
     """
     readline = handle.readline
     limit = -1 if max_line_bytes is None else max_line_bytes + 1  # a longest line and newline
     number = first_line
+    if handle.tell() == 0:
+        size -= _skip_bom(handle)
     while size > 0 and (data := readline(limit)):
         if len(data) > size:  # the file grew after it was cut into spans: stop at the span's end
             data = data[: int(size)]
         size -= len(data)
         if data.endswith(b"\n"):
-            yield Line(number, data[:-1])
+            line = Line(number, data[:-1])
         elif max_line_bytes is None or len(data) <= max_line_bytes:
-            yield Line(number, data, True)
+            line = Line(number, data, True)
         else:
             rest = _skip_line(readline)
             size -= rest + 1
-            yield Line(number, b"", False, len(data) + rest)
+            line = Line(number, b"", False, len(data) + rest)
+        if max_line_bytes is not None and nested_too_deep(line.data):
+            line = Line(number, b"", line.unterminated, too_deep=True)
+        yield line
         number += 1
+
+
+def _skip_bom(handle: BinaryIO | io.RawIOBase) -> int:
+    """Read past a byte order mark at the handle's position; the bytes skipped."""
+    start = handle.read(len(BOM))
+    if start == BOM:
+        return len(BOM)
+    handle.seek(-len(start), os.SEEK_CUR)
+    return 0
 
 
 def _skip_line(readline: Callable[[int], bytes]) -> int:
@@ -123,8 +170,8 @@ def iter_spans(
     """
     with open(path, "rb", buffering=0) as handle:
         buffer = bytearray(min(span_bytes, os.fstat(handle.fileno()).st_size + 1))
-        offset = 0  # file position of buffer[0]
-        start = 0  # file position where the next span (or oversize line) starts
+        offset = _skip_bom(handle)  # file position of buffer[0]
+        start = offset  # file position where the next span (or oversize line) starts
         line = 1  # the number of the line at `start`
         skipping = False  # the line at `start` is over the limit
         while size := handle.readinto(buffer):

@@ -19,6 +19,7 @@ hashes by size, mtime and inode stays in the local `FileCache` folder.
 import functools
 import hashlib
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -27,7 +28,7 @@ from urllib.parse import quote
 import msgspec
 
 from schemas.reject import Reject
-from stages.common.atomic import write_bytes_atomic
+from stages.common.atomic import place, remove, write_bytes_atomic
 from stages.common.filecache import FileCache, Stamp, file_sha256
 from stages.common.hashing import content_hash
 from stages.common.jsonl import PART_SUFFIX
@@ -113,14 +114,14 @@ def is_current(folder: Path, name: str, key: str, known: Part | None) -> bool:
 
 
 def remove_stale(folder: Path, wanted: set[str]) -> int:
-    """Remove parts of files no longer in the input, and temp files of an interrupted run."""
+    """Remove parts of files no longer in the input (the temp files of a killed run are
+    swept before a stage starts: stages/common/atomic.py)."""
     removed = 0
-    for path in folder.iterdir():
+    for path in sorted(folder.iterdir()):
         name = path.name
-        stale_part = name.endswith(PART_SUFFIX) and not name.startswith(".") and name not in wanted
-        if stale_part or (name.startswith(".") and name.endswith(".tmp")):
-            path.unlink()
-            removed += stale_part
+        if name.endswith(PART_SUFFIX) and not name.startswith(".") and name not in wanted:
+            remove(path)
+            removed += 1
     return removed
 
 
@@ -128,7 +129,8 @@ class _Job(NamedTuple):
     """One input whose part may be stale: its worker hashes the input if need be, then decides."""
 
     task: Any
-    part: Path
+    part: Path  # the part in the output folder
+    staged: Path  # where a new parse of it is written
     key_parts: tuple[Any, ...]
     sha: str | None  # the content hash, when the stat memo still vouches for it
     known: Part | None  # what the index says of the part now on disk
@@ -150,7 +152,7 @@ def _update(job: _Job, parse_part: ParsePart[Any]) -> _Updated:
     sha = job.sha or file_sha256(Path(job.task.path))
     if job.current(sha):
         return _Updated(sha, None)
-    parsed = parse_part((job.task, job.part))
+    parsed = parse_part((job.task, job.staged))
     part = Part(
         key=job.key(sha),
         count=parsed.count,
@@ -181,6 +183,7 @@ def ingest_parts(
     cold run hashes on all cores, overlapped with parsing.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
     memo = FileCache(cache_dir) if cache_dir is not None else None
     known = read_index(folder) if memo is not None else {}
     if len({t.part for t in tasks}) != len(tasks):
@@ -190,7 +193,8 @@ def ingest_parts(
     stamps: list[Stamp | None] = []
     for task in tasks:
         stamp, sha = memo.remembered(Path(task.path)) if memo is not None else (None, None)
-        job = _Job(task, folder / task.part, key_parts(task), sha, known.get(task.part))
+        part, staged = folder / task.part, staging / task.part
+        job = _Job(task, part, staged, key_parts(task), sha, known.get(task.part))
         if sha is not None and job.current(sha):
             parts[task.part] = job.known
         else:
@@ -205,12 +209,15 @@ def ingest_parts(
             if memo is not None and stamp is not None:
                 memo.remember(Path(job.task.path), stamp, updated.sha)
             parts[job.task.part] = updated.part or job.known
-            parsed += updated.part is not None
+            if updated.part is not None:
+                parsed += 1
+                place(job.staged, job.part)
             progress.update(size)
     if memo is not None:
         memo.save()
     current = {name: part for name, part in sorted(parts.items()) if part is not None}
     removed = remove_stale(folder, set(current))
+    remove(staging)
     log.info("parsed %d files, kept %d parts, removed %d", parsed, len(tasks) - parsed, removed)
     write_bytes_atomic(folder / INDEX, msgspec.json.encode(PartsIndex(current)))
     with RejectsWriter(rejects_path, stats, strict=strict) as rejects:

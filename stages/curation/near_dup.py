@@ -48,12 +48,16 @@ def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
     return best
 
 
+# Fixed, not `seed`: which records are copies of each other is a property of their texts;
+# changing the seed reshuffles the split and the cap, never what is a duplicate.
+MINHASH_SEED = 1
+
+
 class NearDuplicates:
     """Collects conversations one by one; `losers` then names the copies to drop and why."""
 
-    def __init__(self, threshold: float | None, seed: int) -> None:
+    def __init__(self, threshold: float | None) -> None:
         self.threshold = threshold
-        self.seed = seed
         self.parent: list[int] = []
         self.exact_group: list[int] = []  # the first index read with the same exact key
         self.ranks: list[Any] = []
@@ -85,7 +89,7 @@ class NearDuplicates:
         if first != index:
             self._union(index, first)
         elif self.threshold is not None:
-            signature = RMinHash(num_perm=self._num_perm, seed=self.seed)
+            signature = RMinHash(num_perm=self._num_perm, seed=MINHASH_SEED)
             signature.update(shingles(text))
             for other in self._lsh.query(signature):
                 if signature.jaccard(self._signatures[other]) >= self.threshold:

@@ -30,7 +30,7 @@ from schemas.discord_api import (
     ApiUser,
 )
 from stages.discord.errors import BadMessage
-from stages.discord.snowflake import CUSTOM_EMOJI_TOKEN, normalize_timestamp
+from stages.discord.snowflake import CUSTOM_EMOJI_TOKEN, is_snowflake, normalize_timestamp
 
 REFERENCE_TYPES: dict[int, Literal["default", "forward"]] = {0: "default", 1: "forward"}
 
@@ -78,6 +78,9 @@ def from_api_message(payload: dict[str, Any], *, guild_id: str | None) -> RawDis
         msg = msgspec.convert(payload, ApiMessage)
     except msgspec.ValidationError as exc:
         raise BadMessage("invalid_message", str(exc)) from exc
+    for field, value in (("message id", msg.id), ("channel id", msg.channel_id)):
+        if not is_snowflake(value):
+            raise BadMessage("bad_id", f"{field} {value!r} is not a Discord id")
     try:
         timestamp = normalize_timestamp(msg.timestamp)
         edited = normalize_timestamp(msg.edited_timestamp) if msg.edited_timestamp else None

@@ -13,7 +13,9 @@ What the exporter does differently from the API, and what we do about it:
   `id: ""`: no id. Escaped surrogate pairs are decoded by the JSON parser.
 
 A message that cannot be read is counted with a reason and the rest of the file
-is still imported; only a file that is not an export at all is an error.
+is still imported; a file that is not an export at all (another JSON file, a
+channel id that is not a Discord id, nesting too deep to decode) is one
+`ExportFormatError` for that file. A UTF-8 byte order mark is skipped.
 """
 
 from dataclasses import dataclass, field
@@ -42,8 +44,9 @@ from schemas.discord_export import (
     ExportReference,
     ExportUser,
 )
+from stages.common.jsonl import BOM
 from stages.discord.errors import BadMessage
-from stages.discord.snowflake import normalize_timestamp
+from stages.discord.snowflake import is_snowflake, normalize_timestamp
 
 # DiscordChatExporter's MessageKind names; kinds it does not name arrive as "20", "8", ...
 KIND_NAMES = {
@@ -170,8 +173,8 @@ def convert_message(
     content_format: Literal["raw", "rendered"],
 ) -> RawDiscordMessage:
     """One decoded export message as a `RawDiscordMessage`; raises `BadMessage` with a reason."""
-    if not msg.id.isdigit():
-        raise BadMessage("bad_id", f"message id {msg.id!r} is not a snowflake")
+    if not is_snowflake(msg.id):
+        raise BadMessage("bad_id", f"message id {msg.id!r} is not a Discord id")
     try:
         kind = message_type(msg.type)
     except ValueError as exc:
@@ -250,9 +253,13 @@ def _decode_messages(
 def import_export(data: bytes, *, markdown: Markdown = "auto") -> ImportedChannel:
     """Read one export file's bytes. `markdown` says how `content` was written; `auto` detects."""
     try:
-        export = _file_decoder.decode(data)
+        export = _file_decoder.decode(data.removeprefix(BOM))
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ExportFormatError(f"not a DiscordChatExporter JSON export: {exc}") from exc
+    except RecursionError:
+        raise ExportFormatError("nested too deep to decode: not an export") from None
+    if not is_snowflake(export.channel.id):
+        raise ExportFormatError(f"channel id {export.channel.id!r} is not a Discord id")
     guild_id = None if export.guild.id == DIRECT_MESSAGES_GUILD else export.guild.id
     decoded, rejects = _decode_messages(export.messages)
     content_format = (

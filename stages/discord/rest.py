@@ -31,7 +31,7 @@ import aiohttp
 import discord
 from discord.http import Route
 
-from stages.discord.snowflake import snowflake_at, snowflake_time
+from stages.discord.snowflake import is_snowflake, snowflake_at, snowflake_time
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 PAGE_SIZE = 100  # the API's maximum `limit`
@@ -320,6 +320,12 @@ async def collect_channels(
     Raises `DiscordAuthError` at once, or `CollectionIncomplete` after trying every channel
     if any failed.
     """
+    for channel_id in channel_ids:
+        if not is_snowflake(channel_id):
+            raise DiscordCollectError(
+                f"channel id {channel_id!r} is not a Discord id (digits only, as Discord's "
+                "'Copy Channel ID' gives it): check --channels (collect_discord.channels)"
+            )
     limits = _Limits(
         earliest_snowflake(earliest),
         max_messages,

@@ -5,9 +5,16 @@ from datetime import UTC, datetime
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
 TIMESTAMP_SHIFT = 22
+MAX_SNOWFLAKE = (1 << 64) - 1
 
 # `<:name:id>` or `<a:name:id>`: how custom emoji appear in raw message content.
 CUSTOM_EMOJI_TOKEN = re.compile(r"<(a?):(\w{2,32}):(\d{15,21})>")
+
+
+def is_snowflake(text: str) -> bool:
+    """A Discord id: ASCII digits within 64 bits. `str.isdigit` alone passes `12²`, which
+    `int` refuses, and `١٢`, which `int` reads as another number."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_SNOWFLAKE
 
 
 def snowflake_time(snowflake: int | str) -> datetime:

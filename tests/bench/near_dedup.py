@@ -71,7 +71,7 @@ def corpus(n: int, seed: int) -> tuple[list[Conversation], set[tuple[int, int]]]
 
 
 def groups(records: list[Conversation], threshold: float) -> tuple[list[list[int]], float]:
-    copies = NearDuplicates(threshold, seed=13)
+    copies = NearDuplicates(threshold)
     start = time.perf_counter()
     for r in records:
         copies.add(dedupe_key(r), signature_text(r), 0)

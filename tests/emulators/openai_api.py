@@ -5,6 +5,8 @@ responses shaped as the real API's, so the client's own parsing runs. Replies co
 scriptable responders (one callable per endpoint, deterministic defaults); faults are injected
 by rules (`Fault`) that fire on matching requests a given number of times. It counts requests
 in total, per endpoint and per last user message, and tracks how many are in flight at once.
+With `finishes_abandoned`, it works on a chat request to the end after the client hangs up, as
+a hosted model does (OpenAI keeps generating, and counts it against the client's limits).
 
 Run it in a test with the `openai_emulator` fixture, or standalone (for benchmarks) with
 `python -m tests.emulators.openai_api --port 0 --latency 0.05`, which prints its base URL.
@@ -167,6 +169,7 @@ class OpenAIEmulator:
         self.request_log: list[tuple[float, str, str]] = []  # (monotonic time, endpoint, text)
         self.in_flight = 0
         self.max_in_flight = 0
+        self.finishes_abandoned = False
         self.files: dict[str, tuple[str, str, bytes]] = {}
         self.batches: dict[str, _Batch] = {}
         self.base_url = ""
@@ -239,6 +242,12 @@ class OpenAIEmulator:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        if not self.finishes_abandoned:
+            return await self._chat_reply(body)
+        # a client that hangs up cancels this handler, not the work shielded from it
+        return await asyncio.shield(asyncio.ensure_future(self._chat_reply(body)))
+
+    async def _chat_reply(self, body: dict[str, Any]) -> web.StreamResponse:
         text = last_user_text(body)
         self._count("chat", text)
         with self._lock:

@@ -267,3 +267,19 @@ def test_emulator_replies_parse_as_the_clients_typed_models(openai_emulator, api
     assert tool.choices[0].message.tool_calls[0].function.name == "search"
     assert set(json.loads(structured.choices[0].message.content)) == {"tag", "score"}
     assert moderation.results[0].categories.violence is True
+
+
+def test_requests_given_up_on_still_count_against_the_concurrency(
+    settings, openai_emulator, tmp_path
+):
+    """The server holds every reply longer than llm.timeout: the runner gives up on each
+    call and retries, but never has more than `concurrency` requests at the server, which
+    works on to the end of every request it was sent."""
+    openai_emulator.latency = 0.4
+    openai_emulator.finishes_abandoned = True
+    impatient = msgspec.structs.replace(settings, concurrency=3, timeout=0.1, max_attempts=3)
+    results, stats = run(impatient, [ask(f"t{i}") for i in range(6)], tmp_path)
+    assert not any(r.ok for r in results)
+    assert stats.retry_reasons["timeout"] == 12  # 6 requests, 2 retries each
+    assert openai_emulator.counts["chat"] == 18
+    assert openai_emulator.max_in_flight == 3

@@ -6,6 +6,11 @@ httpx stack costs about 1.9 ms of CPU per call, and at concurrency 16 and 50 ms 
 whole budget of the ideal run is 3.1 ms per request, so CPU, not the server, set the pace.
 Chat calls also skip the typed ChatCompletion (`runner.OpenAIProvider._post_chat`).
 `tests/bench/llm_throughput.py` measures the result.
+
+The client's own timeout is `ABANDON_AFTER` times `llm.timeout`: the runner stops waiting for
+a reply after `llm.timeout` and tries again, but the call it gave up on keeps its concurrency
+slot while the server still works on it (`runner.OpenAIProvider.send`); only this longer
+timeout closes its connection, so a server that never answers cannot hold a slot forever.
 """
 
 import os
@@ -14,6 +19,8 @@ import openai
 
 from stages.common.llm.retry import LLMConfigError
 from stages.common.llm.settings import LLMSettings
+
+ABANDON_AFTER = 10
 
 
 def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
@@ -29,7 +36,7 @@ def make_client(settings: LLMSettings) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         api_key=key,
         base_url=settings.base_url,
-        timeout=settings.timeout,
+        timeout=settings.timeout * ABANDON_AFTER,
         max_retries=0,
-        http_client=openai.DefaultAioHttpClient(timeout=settings.timeout),
+        http_client=openai.DefaultAioHttpClient(timeout=settings.timeout * ABANDON_AFTER),
     )

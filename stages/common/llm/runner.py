@@ -72,13 +72,44 @@ class OpenAIProvider:
         self.client = client or make_client(settings)
         self.stats = LLMStats()
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._abandoned: set[asyncio.Future[Any]] = set()
         self._rng = random.Random(0)
 
     async def __aenter__(self) -> "OpenAIProvider":
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for call in self._abandoned:
+            call.cancel()
+        await asyncio.gather(*self._abandoned, return_exceptions=True)
         await self.client.close()
+
+    async def send(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Make one HTTP call in a concurrency slot, waiting at most `llm.timeout` for it.
+
+        A call given up on (TimeoutError) is not cancelled: the server is still working on
+        it and counts it against our concurrency, so it keeps its slot until it really ends
+        (its reply, or the client's longer timeout: see client.py). Requests in flight at the
+        server never exceed `llm.concurrency`, however often the runner gives up.
+        """
+        await self._slots.acquire()
+        self.stats.requests += 1
+        future = asyncio.ensure_future(call())
+        future.add_done_callback(self._call_ended)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.settings.timeout)
+        except TimeoutError:
+            self._abandoned.add(future)
+            raise
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    def _call_ended(self, future: asyncio.Future[Any]) -> None:
+        self._slots.release()
+        self._abandoned.discard(future)
+        if not future.cancelled():
+            future.exception()  # retrieved: an abandoned call's error is not news
 
     # the retry loop, shared by every endpoint
 
@@ -97,9 +128,10 @@ class OpenAIProvider:
                 )
             retry_after = None
             try:
-                async with self._slots:
-                    self.stats.requests += 1
-                    response = await send()
+                response = await self.send(send)
+            except TimeoutError:
+                reason = "timeout"
+                continue
             except openai.APIError as exc:
                 failure = classify(exc, self.settings)
                 reason, retry_after = failure.reason, failure.retry_after

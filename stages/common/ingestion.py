@@ -45,7 +45,7 @@ from stages.common.jsonl import (
     read_span_lines,
 )
 from stages.common.parallel import ordered_map
-from stages.common.parts import INDEX, Parsed, ingest_parts, part_name, read_index
+from stages.common.parts import Parsed, ingest_parts, part_name, read_index
 from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
 from stages.common.stats import Stats
@@ -297,5 +297,3 @@ def ingest_lines(run: Run, files: list[Path], context: Any, stats: Stats) -> Non
             for reject in result.rejects:
                 rejects.add(reject)
 
-
-__all__ = ["INDEX", "FileStatus", "Run", "file_status", "ingest"]

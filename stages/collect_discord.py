@@ -31,14 +31,9 @@ import click
 
 from schemas.discord import RawDiscordMessage
 from schemas.reject import Reject
-from stages.common.cli import (
-    input_files,
-    provenance_path,
-    setup_logging,
-    stage_command,
-    strict_option,
-)
+from stages.common.cli import setup_logging, stage_command, strict_option
 from stages.common.envname import EnvName
+from stages.common.input_paths import input_files, provenance_path
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter

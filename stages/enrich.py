@@ -32,7 +32,7 @@ from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.cli import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
-from stages.common.sources import INGESTED, UnknownSourceFolder
+from stages.common.sources import INGESTED
 from stages.common.sources import ingested as ingested_folders
 from stages.common.stats import Stats
 from stages.llm_tasks import explain_failure, label
@@ -194,10 +194,7 @@ def main(
     setup_logging("enrich")
     out = Path(out_dir)
     if not inputs:
-        try:
-            inputs = tuple(str(p / "conversations") for p in ingested_folders(ingested).values())
-        except UnknownSourceFolder as error:
-            raise click.ClickException(str(error)) from None
+        inputs = tuple(str(p / "conversations") for p in ingested_folders(ingested).values())
     source = click.get_current_context().get_parameter_source("annotations")
     notes = load_annotations(annotations, required=source is not ParameterSource.DEFAULT)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, read_records, records_size
 from stages.common.params import stage_params
 from stages.common.progress import Progress
-from stages.common.sources import INGESTED, UnknownSourceFolder
+from stages.common.sources import INGESTED
 from stages.common.sources import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
@@ -246,10 +246,7 @@ def main(
     """
     setup_logging("export")
     # Read first: a wrong path costs a second here, not the whole export.
-    try:
-        folders = ingested_folders(ingested, required=False)
-    except UnknownSourceFolder as error:
-        raise click.ClickException(str(error)) from None
+    folders = ingested_folders(ingested, required=False)
     sources = {name: read_stats(folder / "stats.json") for name, folder in folders.items()}
     curated = read_stats(curate_stats)
     chosen = sorted(set(formats))

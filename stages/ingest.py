@@ -27,11 +27,12 @@ from stages.common.cli import (
     setup_logging,
     strict_option,
 )
+from stages.common.errors import UserError
 from stages.common.ingestion import Run, file_status, ingest
 from stages.common.params import stage_params
 from stages.common.sources import source_input, sources_option
 from stages.common.struct_options import struct_options
-from stages.sources import Adapter, BrokenAdapter, adapter_names, load
+from stages.sources import Adapter, adapter_names, load
 
 
 class SourcesGroup(click.Group):
@@ -47,7 +48,7 @@ class SourcesGroup(click.Group):
             return None
         try:
             return source_command(load(name))
-        except BrokenAdapter as error:
+        except UserError as error:
             raise click.ClickException(str(error)) from None
 
 

@@ -31,14 +31,9 @@ import msgspec
 from schemas.conversation import Conversation
 from schemas.discord import RawDiscordMessage
 from schemas.reject import Dropped, Reject
-from stages.common.cli import (
-    input_files,
-    provenance_path,
-    setup_logging,
-    stage_command,
-    strict_option,
-)
+from stages.common.cli import setup_logging, stage_command, strict_option
 from stages.common.filecache import FileCache
+from stages.common.input_paths import input_files, provenance_path
 from stages.common.jsonl import JsonlWriter, iter_lines
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.cli import llm_option

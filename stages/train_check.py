@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import setup_logging
+from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter
 from stages.common.stats import json_bytes
 
@@ -27,7 +27,7 @@ def _losses(losses: list[float]) -> str:
     return f"loss {losses[0]:.3f} at step 1 → {losses[-1]:.3f} at step {len(losses)}"
 
 
-@click.command()
+@stage_command
 @click.option("--export-dir", default="data/export", show_default=True, type=click.Path())
 @click.option("--out-dir", default="data/train_check", show_default=True, type=click.Path())
 @click.option("--sft-steps", default=12, show_default=True, type=click.IntRange(min=1))

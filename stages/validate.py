@@ -31,7 +31,8 @@ import msgspec
 from schemas.export import RecordMetadata
 from schemas.formats import FormatError, FormatWarning, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import provenance_path, setup_logging, stage_command
+from stages.common.cli import setup_logging, stage_command
+from stages.common.input_paths import provenance_path
 from stages.common.jsonl import JsonlWriter, Line, iter_lines
 from stages.common.params import stage_params
 from stages.common.progress import Progress

@@ -291,7 +291,7 @@ def test_conversation_line_still_encodes_after_a_record_that_failed() -> None:
 
 
 def test_provenance_paths_name_no_machine(workdir: Path, tmp_path_factory) -> None:
-    from stages.common.cli import provenance_path
+    from stages.common.input_paths import provenance_path
 
     outside = tmp_path_factory.mktemp("home") / "projects"
     transcript = outside / "-home-ann-proj" / "s.jsonl"

@@ -6,7 +6,8 @@ import click
 import pytest
 
 from stages import collect_discord, segment
-from stages.common.cli import input_files, scan_input, skipped_lines
+from stages.common.errors import UserError
+from stages.common.input_paths import input_files, scan_input, skipped_lines
 from stages.ingest import command
 from tests.conftest import write_lines
 
@@ -26,9 +27,9 @@ def test_several_patterns_find_each_file_once_sorted_by_path(tmp_path: Path) -> 
 
 def test_a_folder_with_no_match_is_an_error_unless_allowed(tmp_path: Path) -> None:
     write_lines(tmp_path / "notes.md", ["x"])
-    with pytest.raises(click.ClickException) as error:
+    with pytest.raises(UserError) as error:
         input_files(tmp_path, ["*.jsonl", "*.log"])
-    assert error.value.message == (
+    assert str(error.value) == (
         f"{tmp_path}: no file in this folder or below it matches *.jsonl or *.log; "
         "point the input at a file, or at a folder that holds such files"
     )

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-import click
 import msgspec
 import pytest
 
+from stages.common.errors import UserError
 from stages.common.jsonl import part_files, read_records
 from stages.common.parts import MAX_NAME_BYTES, part_name
 
@@ -52,5 +52,5 @@ def test_read_records_reads_a_folder_in_sorted_part_order(tmp_path: Path) -> Non
 
 def test_read_records_stops_at_a_bad_line_in_a_part_naming_it(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text('{"n": 1}\n{"n": "x"}\n')
-    with pytest.raises(click.ClickException, match=r"a\.jsonl:2: not a Item record"):
+    with pytest.raises(UserError, match=r"a\.jsonl:2: not a Item record"):
         list(read_records(tmp_path, Item))

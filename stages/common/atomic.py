@@ -28,6 +28,8 @@ from typing import BinaryIO
 import click
 import msgspec
 
+from stages.common.errors import UserError
+
 # What a dead run may leave in an output folder: hidden temp files and folders (`.NAME.*.tmp`),
 # and the folders an old output is moved aside into (`.NAME.` 8 characters `.old`).
 LEFTOVER = re.compile(r"\..+\.tmp|\..+\.[A-Za-z0-9_]{8}\.old")
@@ -219,7 +221,7 @@ def _discard(path: Path) -> None:
 def output_transaction(folder: str | Path) -> Iterator[None]:
     """Hold back every rename into `folder` until the block ends, then make them together.
 
-    A block that stops with a message for the user (`click.ClickException`) keeps what it
+    A block that stops with a message for the user (a `UserError` or `ClickException`) keeps what it
     finished: validate's report of the errors it fails on, collect_discord's complete
     channels. Any other exception discards every new output.
     """
@@ -230,7 +232,7 @@ def output_transaction(folder: str | Path) -> Iterator[None]:
     token = _current.set(transaction)
     try:
         yield
-    except click.ClickException:
+    except (click.ClickException, UserError):
         _current.reset(token)
         transaction.commit()
         raise

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-import click
 import msgspec
 
 from schemas.conversation import Tool
+from stages.common.errors import UserError
 from stages.common.sources import local_path
 
 
@@ -14,9 +14,9 @@ def load_catalog(path: str | Path) -> list[Tool]:
     try:
         tools = msgspec.json.decode(local_path(path).read_bytes(), type=list[Tool])
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise click.ClickException(f"{path}: not a usable tool catalog: {error}") from error
+        raise UserError(f"{path}: not a usable tool catalog: {error}") from error
     names = [tool.function.name for tool in tools]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise click.ClickException(f"{path}: tools defined twice: {', '.join(repeated)}")
+        raise UserError(f"{path}: tools defined twice: {', '.join(repeated)}")
     return tools

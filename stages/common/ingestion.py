@@ -25,16 +25,16 @@ import msgspec
 
 from schemas.reject import Reject
 from stages.common.atomic import atomic_folder, write_bytes_atomic
-from stages.common.cli import (
+from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
+from stages.common.filecache import file_sha256
+from stages.common.hashing import content_hash
+from stages.common.input_paths import (
     SKIP_KINDS,
     found_files,
     provenance_path,
     scan_input,
     skipped_lines,
 )
-from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
-from stages.common.filecache import file_sha256
-from stages.common.hashing import content_hash
 from stages.common.jsonl import (
     IO_BUFFER,
     PART_SUFFIX,
@@ -296,4 +296,3 @@ def ingest_lines(run: Run, files: list[Path], context: Any, stats: Stats) -> Non
             progress.update(result.size)
             for reject in result.rejects:
                 rejects.add(reject)
-

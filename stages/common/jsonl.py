@@ -18,10 +18,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
 
-import click
 import msgspec
 
 from stages.common.atomic import atomic_write
+from stages.common.errors import UserError
 from stages.common.progress import Progress
 
 DEFAULT_MAX_LINE_BYTES = 8 << 20
@@ -250,7 +250,7 @@ def read_records(
             try:
                 record = decoder.decode(line.data)
             except msgspec.DecodeError as error:
-                raise click.ClickException(
+                raise UserError(
                     f"{file}:{line.number}: not a {record_type.__name__} record ({error}): "
                     "give this stage the output of the stage before it"
                 ) from None

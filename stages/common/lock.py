@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
+from stages.common.errors import UserError
 
 
 def lock_path(out_dir: str | Path) -> Path:
@@ -33,7 +33,7 @@ def lock_path(out_dir: str | Path) -> Path:
 
 @contextlib.contextmanager
 def output_lock(out_dir: str | Path, option: str = "--out-dir") -> Iterator[None]:
-    """Hold the output folder's lock for the block; a ClickException if another run holds it.
+    """Hold the output folder's lock for the block; a UserError if another run holds it.
 
     Where no lock file can be made (the folder's parent is a file, or read-only), nothing
     can write the folder either: the stage runs on and reports that path problem itself.
@@ -50,7 +50,7 @@ def output_lock(out_dir: str | Path, option: str = "--out-dir") -> Iterator[None
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise click.ClickException(
+            raise UserError(
                 f"{out_dir}: another run (process {holder}) is writing this output folder; "
                 f"wait for it to finish, or give another {option}"
             ) from None

@@ -12,6 +12,8 @@ from typing import Any
 import click
 import yaml
 
+from stages.common.errors import UserError
+
 PARAMS_FILE = "params.yaml"
 # libyaml's loader when PyYAML was built with it: a tenth of the pure-Python loader's time,
 # which every stage pays at start-up.
@@ -30,15 +32,15 @@ def read_yaml(path: str | Path) -> Any:
         mark = error.problem_mark or error.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         what = error.problem or error.context or "syntax error"
-        raise click.ClickException(f"{where}: not valid YAML: {what}") from None
+        raise UserError(f"{where}: not valid YAML: {what}") from None
     except yaml.YAMLError as error:
-        raise click.ClickException(f"{path}: not valid YAML: {error}") from None
+        raise UserError(f"{path}: not valid YAML: {error}") from None
 
 
 def load_params(path: str | Path) -> dict[str, Any]:
     params = read_yaml(path) or {}
     if not isinstance(params, dict):
-        raise click.ClickException(f"{path}: expected a mapping of sections at the top level")
+        raise UserError(f"{path}: expected a mapping of sections at the top level")
     return params
 
 
@@ -47,7 +49,7 @@ def stage_defaults(
 ) -> dict[str, Any]:
     values = params.get(section) or {}
     if not isinstance(values, dict):
-        raise click.ClickException(f"{path}: `{section}` must be a mapping of parameters")
+        raise UserError(f"{path}: `{section}` must be a mapping of parameters")
     defaults = {key.replace("-", "_"): value for key, value in values.items()}
     defaults.update({key: params[key] for key in top_level if key in params})
     return defaults

@@ -4,10 +4,10 @@ import functools
 import logging
 from pathlib import Path
 
-import click
 import msgspec
 
 from schemas.reject import Reject
+from stages.common.errors import UserError
 from stages.common.jsonl import JsonlWriter
 from stages.common.scrub import Scrubber, secret_like_environment
 from stages.common.stats import Stats
@@ -58,7 +58,7 @@ class RejectsWriter(JsonlWriter):
             reject, message=scrub(reject.message) or "", excerpt=scrub(reject.excerpt) or ""
         )
         if self.strict:
-            raise click.ClickException(describe(reject))
+            raise UserError(describe(reject))
         if self.count < self.log_limit:
             log.warning("%s", describe(reject))
         elif self.count == self.log_limit:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import click
 
+from stages.common.errors import UserError
 from stages.sources import STAGED_SOURCES, adapter_names, load, source_names
 
 SOURCES = tuple(source_names())
@@ -53,12 +54,12 @@ def check_sources(sources: Any, where: str = "params.yaml") -> tuple[str, ...]:
     if isinstance(sources, str):
         sources = [sources]
     if not isinstance(sources, list | tuple) or not all(isinstance(s, str) for s in sources):
-        raise click.ClickException(
+        raise UserError(
             f"{where}: `sources` must be a list of source names, e.g. [toollog, sessions]"
         )
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown:
-        raise click.ClickException(
+        raise UserError(
             f"{where}: `sources` names {', '.join(unknown)}; known sources: {', '.join(SOURCES)}"
         )
     return tuple(s for s in SOURCES if s in sources)
@@ -89,16 +90,14 @@ def source_input(source: str, sources: Any, path: str | None) -> Path | None:
     if not enabled(source, sources):
         return None
     if path is None:
-        raise click.ClickException(
-            f"{source} is in `sources` but has no input path: set it in params.yaml"
-        )
+        raise UserError(f"{source} is in `sources` but has no input path: set it in params.yaml")
     return local_path(path)
 
 
 INGESTED = "data/ingested"
 
 
-class UnknownSourceFolder(Exception):
+class UnknownSourceFolder(UserError):
     """No folder of ingested outputs, or a folder in it that no source writes."""
 
 

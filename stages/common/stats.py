@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import click
-
 from stages.common.atomic import write_bytes_atomic
+from stages.common.errors import UserError
 
 
 class Stats:
@@ -59,11 +58,9 @@ def read_stats(path: str | Path) -> dict[str, Any]:
     try:
         stats = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise click.ClickException(f"{path}: no such stats file: run its stage first") from None
+        raise UserError(f"{path}: no such stats file: run its stage first") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise click.ClickException(
-            f"{path}: not a stats file ({error}): run its stage again"
-        ) from None
+        raise UserError(f"{path}: not a stats file ({error}): run its stage again") from None
     if not isinstance(stats, dict):
-        raise click.ClickException(f"{path}: not a stats file (a JSON object): run its stage again")
+        raise UserError(f"{path}: not a stats file (a JSON object): run its stage again")
     return stats

@@ -9,13 +9,13 @@ workspace.
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import click
 import dvc.api
 import msgspec
 from dvc.exceptions import DvcException
 from scmrepo.exceptions import SCMError
 
 from schemas.conversation import Conversation
+from stages.common.errors import UserError
 
 SPLITS = ("train", "validation")
 WORKSPACE = "workspace"
@@ -41,7 +41,7 @@ def _file_bytes(repo: str, path: str, rev: str | None) -> bytes:
             return handle.read()
     except (DvcException, SCMError, FileNotFoundError) as error:
         what = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise click.ClickException(
+        raise UserError(
             f"{path} at {rev_name(rev)}: cannot be read ({what}); check the revision or "
             "experiment name (`dvc exp list`), and `dvc pull` or `dvc exp pull` what the "
             "cache lacks"
@@ -59,7 +59,7 @@ def read_revision(repo: str, folder: str, rev: str | None) -> dict[str, Entry]:
             try:
                 record = _decoder.decode(line)
             except msgspec.DecodeError as error:
-                raise click.ClickException(
+                raise UserError(
                     f"{path}:{number} at {rev_name(rev)}: not a Conversation record ({error}); "
                     "give --records the folder curate writes"
                 ) from None

@@ -49,7 +49,8 @@ from typing import Any, NamedTuple
 import msgspec
 
 from schemas.reject import Reject
-from stages.common.cli import InputScan
+from stages.common.errors import UserError
+from stages.common.input_paths import InputScan
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line, iter_lines
 from stages.common.stats import Stats
 
@@ -65,11 +66,11 @@ class NoOptions(msgspec.Struct, frozen=True):
     """The params of an adapter that has none of its own."""
 
 
-class UnknownSource(Exception):
+class UnknownSource(UserError):
     """A source name no adapter answers to."""
 
 
-class BrokenAdapter(Exception):
+class BrokenAdapter(UserError):
     """An adapter module that does not keep the contract."""
 
 

@@ -11,11 +11,11 @@ is the export's decision (`weight: 0` in the openai file), never this module's.
 from pathlib import Path
 from typing import Any
 
-import click
 import msgspec
 
 from schemas.export import OpenAIChatExample
 from schemas.formats import PreferenceRow
+from stages.common.errors import UserError
 from stages.common.jsonl import iter_lines
 from stages.validate import line_ids, read_metadata
 
@@ -41,9 +41,7 @@ def record_ids(export_dir: Path, name: str) -> dict[int, str]:
     records = read_metadata(path, errors)
     if errors:
         first = errors[0]
-        raise click.ClickException(
-            f"{first.file}:{first.line}: {first.message}; rerun the export stage"
-        )
+        raise UserError(f"{first.file}:{first.line}: {first.message}; rerun the export stage")
     return line_ids(records).get((name, SPLIT), {})
 
 
@@ -59,9 +57,7 @@ def _decoded(export_dir: Path, name: str, struct: type) -> list[tuple[int, str, 
     """(line, record id, decoded line) for every line of a format's train file."""
     path = format_file(export_dir, name)
     if not path.exists():
-        raise click.ClickException(
-            f"{path}: no such file; run the export stage with the {name} format"
-        )
+        raise UserError(f"{path}: no such file; run the export stage with the {name} format")
     ids = record_ids(export_dir, name)
     decoder = msgspec.json.Decoder(struct)
     rows = []
@@ -70,9 +66,9 @@ def _decoded(export_dir: Path, name: str, struct: type) -> list[tuple[int, str, 
         try:
             record = decoder.decode(line.data)
         except msgspec.DecodeError as exc:
-            raise click.ClickException(f"{where}: {exc}; rerun the export stage") from None
+            raise UserError(f"{where}: {exc}; rerun the export stage") from None
         if line.number - 1 not in ids:
-            raise click.ClickException(
+            raise UserError(
                 f"{where}: records.metadata.jsonl places no record here (lines.{name}); "
                 "rerun the export stage"
             )
@@ -86,7 +82,7 @@ def sft_rows(export_dir: Path) -> list[TrainerRow]:
     for number, record_id, example in _decoded(export_dir, "openai", OpenAIChatExample):
         messages = [_json_arguments(m) for m in msgspec.to_builtins(example.messages)]
         if not any(m["role"] == "assistant" and m.get("weight") != 0 for m in messages):
-            raise click.ClickException(
+            raise UserError(
                 f"{format_file(export_dir, 'openai')}:{number}: no assistant "
                 "turn without weight 0, so nothing to learn; the export should have refused it"
             )

@@ -6,18 +6,18 @@ import time
 from collections.abc import Mapping
 from typing import NamedTuple
 
-import click
 import openai
 
+from stages.common.errors import UserError
 from stages.common.llm.settings import LLMSettings
 
 RETRY_AFTER_CAP = 600.0
 
 
-class LLMConfigError(click.ClickException):
+class LLMConfigError(UserError):
     """A failure no retry can fix (bad key, unknown model, no quota): stop the run.
 
-    A ClickException, because the user fixes it, not the code: a stage prints its one-line
+    A UserError, because the user fixes it, not the code: a stage prints its one-line
     message and exits 1, from however deep in the event loop it was raised."""
 
 

@@ -10,7 +10,7 @@ is one `unrecognised_format` reject. A file is parsed whole: a conversation span
 import logging
 from pathlib import Path
 
-from stages.common.cli import EXAMPLES, InputScan
+from stages.common.input_paths import EXAMPLES, InputScan
 from stages.common.stats import Stats
 from stages.sources import FileParse, SourceFile
 from stages.sources.sessions import claude_code, codex, detect

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stages.common.llm.offline import Heuristic, Moderator, OfflineProvider, flag_nothing
+from stages.common.llm.openai_provider import OpenAIProvider
 from stages.common.llm.request import (
     ChatReply,
     ChatRequest,
@@ -22,7 +23,6 @@ from stages.common.llm.request import (
     ModerationResult,
 )
 from stages.common.llm.retry import LLMConfigError
-from stages.common.llm.runner import OpenAIProvider
 from stages.common.llm.settings import LLMSettings, LLMSettingsError
 from stages.common.llm.stats import LLMStats
 

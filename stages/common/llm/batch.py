@@ -21,7 +21,7 @@ from stages.common.llm.request import (
 )
 
 if TYPE_CHECKING:
-    from stages.common.llm.runner import OpenAIProvider
+    from stages.common.llm.openai_provider import OpenAIProvider
 
 T = TypeVar("T")
 

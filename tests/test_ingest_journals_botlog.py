@@ -4,7 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
-from stages.common import ingestion
+from stages.common import filecache, ingestion
 from stages.common.jsonl import read_records
 from stages.ingest import command
 from tests.conftest import read_jsonl
@@ -79,6 +79,25 @@ def test_botlog_stage_and_status(run, workdir: Path) -> None:
         "changed (1): logs/conversations_2024-06-02.jsonl",
         "passed_over (1): logs/notes.txt",
     ]
+
+
+def test_status_reads_no_unchanged_file_again(run, workdir: Path, monkeypatch) -> None:
+    shutil.copytree(FIXTURES / "botlog", workdir / "logs")
+    run(ingest_botlog, "--input", "logs", "--out-dir", "out")
+    hashed: list[str] = []
+    real = filecache.file_sha256
+
+    def recording(path: Path) -> str:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(filecache, "file_sha256", recording)
+    monkeypatch.setattr(ingestion, "file_sha256", recording)
+    with (workdir / "logs" / "conversations_2024-06-02.jsonl").open("a") as handle:
+        handle.write("more\n")
+    result = run(ingest_botlog, "--input", "logs", "--out-dir", "out", "--status")
+    assert "changed (1): logs/conversations_2024-06-02.jsonl" in result.output
+    assert hashed == ["conversations_2024-06-02.jsonl"]
 
 
 def test_botlog_stage_rejects_huge_lines_by_size(run, workdir: Path) -> None:

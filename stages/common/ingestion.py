@@ -26,7 +26,7 @@ import msgspec
 from schemas.reject import Reject
 from stages.common.atomic import atomic_folder, write_bytes_atomic
 from stages.common.decode import DECODE_REASONS, LineDecoder, LineError
-from stages.common.filecache import file_sha256
+from stages.common.filecache import FileCache, file_sha256
 from stages.common.hashing import content_hash
 from stages.common.input_paths import (
     SKIP_KINDS,
@@ -208,10 +208,12 @@ def file_status(run: Run) -> FileStatus:
     scan = scan_input(run.root, run.patterns)
     notes = dict(run.adapter.annotate(scan, Stats())) if run.adapter.annotate else {}
     known = read_index(run.out / CONVERSATIONS)
+    # The parse cache remembers each file's hash by its stat: an unchanged file is not reread.
+    digest = FileCache(run.cache_dir).digest if run.cache_dir else file_sha256
     parsed, new, changed = [], [], []
     for task in file_tasks(run, scan.files, notes):
         part = known.get(task.part)
-        key = content_hash([file_sha256(Path(task.path)), *file_key_parts(task)])
+        key = content_hash([digest(Path(task.path)), *file_key_parts(task)])
         name = task.file.file
         (new if part is None else parsed if part.key == key else changed).append(name)
     passed = sorted(str(p) for paths in scan.skipped.values() for p in paths)

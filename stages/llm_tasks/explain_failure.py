@@ -66,21 +66,52 @@ def parse_reply(content: str | None) -> Explanation | TaskError:
 
 
 def offline(request: ChatRequest) -> dict[str, Any]:
-    """Deterministic explanation from the error text and the two argument sets."""
+    """An explanation that states only what the log shows: the error, the arguments, and
+    what the call that worked changed. Guessing a cause offline would teach a false one."""
     data = request_payload(request)
-    tool, error, fixed = data["tool"], data["error"], data["fixed_arguments"]
+    tool, error, arguments, fixed = (
+        data["tool"],
+        data["error"],
+        data["arguments"],
+        data["fixed_arguments"],
+    )
     if fixed is not None:
-        fix = f"Call `{tool}` with {fixed} instead of {data['arguments']}."
+        root_cause = (
+            f"`{tool}` returned an error for {arguments}: {error}. "
+            f"The call that worked changed {changed_arguments(arguments, fixed)}."
+        )
+        fix = f"Call `{tool}` with {fixed} instead of {arguments}."
     else:
+        root_cause = (
+            f"`{tool}` returned an error for {arguments}: {error}. "
+            "No later call in the conversation succeeded."
+        )
         fix = (
             f"Resolve what the error names before calling `{tool}` again, and tell the user "
             "the call failed rather than reporting success."
         )
-    return {
-        "problem": f"`{tool}` failed: {error}",
-        "root_cause": f"The tool refused the call with {data['arguments']}: {error}",
-        "fix": fix,
-    }
+    return {"problem": f"`{tool}` failed: {error}", "root_cause": root_cause, "fix": fix}
+
+
+def changed_arguments(before: str, after: str) -> str:
+    """`qty from 100 to 27`: the argument values that differ between two calls."""
+    try:
+        old, new = json.loads(before), json.loads(after)
+    except json.JSONDecodeError:
+        return f"the arguments to {after}"
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return f"the arguments to {after}"
+    missing = object()
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key, missing), new.get(key, missing)
+        if was is missing:
+            changes.append(f"added {key} = {json.dumps(now)}")
+        elif now is missing:
+            changes.append(f"dropped {key}")
+        elif was != now:
+            changes.append(f"{key} from {json.dumps(was)} to {json.dumps(now)}")
+    return ", ".join(changes) or "nothing in the arguments (the same call succeeded on retry)"
 
 
 def _call_block(call: ToolCall, arguments: str) -> str:

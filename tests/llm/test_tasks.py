@@ -215,7 +215,31 @@ def test_explained_self_correction_becomes_a_code_correction():
     question, answer = example.messages
     assert "sell 100 lobsters" in question.content and "Error: Not enough" in question.content
     assert '"qty": 100' in question.content and '"qty": 27' in answer.content
+    assert "The call that worked changed qty from 100 to 27." in answer.content
+    assert "refused" not in answer.content
     assert example.id == messages_id(example.messages) and example.source == "session"
+
+
+def test_offline_explanation_claims_only_what_the_log_shows():
+    [failure] = find_failures(FALSE_SUCCESS)
+    reply = explain_failure.offline(explain_failure.build_request(failure))
+    assert reply["root_cause"] == (
+        '`ge_sell` returned an error for {"item": "lobster"}: Not enough items. '
+        "No later call in the conversation succeeded."
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ('{"a": 1, "b": 2}', '{"a": 1, "b": 3, "c": "x"}', 'b from 2 to 3, added c = "x"'),
+        ('{"a": 1, "b": 2}', '{"a": 1}', "dropped b"),
+        ('{"a": 1}', '{"a": 1}', "nothing in the arguments (the same call succeeded on retry)"),
+        ("not json", '{"a": 1}', 'the arguments to {"a": 1}'),
+    ],
+)
+def test_changed_arguments_names_each_difference(before, after, expected):
+    assert explain_failure.changed_arguments(before, after) == expected
 
 
 def test_explained_unrecovered_failure_becomes_a_reasoning_chain():

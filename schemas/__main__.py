@@ -7,16 +7,16 @@ from typing import Any
 
 import msgspec
 
-from schemas.botlog import BotLogLine
-from schemas.claude_code import TranscriptRecord
+from schemas.botlog_line import BotLogLine
+from schemas.claude_code_record import TranscriptRecord
 from schemas.codex_rollout import ResponseItem, RolloutLine
 from schemas.conversation import Conversation
-from schemas.discord import RawDiscordMessage
 from schemas.discord_api import ApiMessage
 from schemas.discord_export import ExportFile
-from schemas.export import ExportReject, OpenAIChatExample, RecordMetadata
+from schemas.export_lines import ExportReject, OpenAIChatExample, RecordMetadata
 from schemas.fingerprint import StageFingerprint
-from schemas.formats import (
+from schemas.flagged import Flagged
+from schemas.format_lines import (
     AlpacaRow,
     AxolotlChatRow,
     FormatError,
@@ -27,9 +27,9 @@ from schemas.formats import (
     ShareGPTRow,
     TextLine,
 )
-from schemas.moderation import Flagged
+from schemas.raw_discord_message import RawDiscordMessage
 from schemas.reject import Dropped, Reject
-from schemas.toollog import ToolLogLine
+from schemas.toollog_line import ToolLogLine
 
 SCHEMAS: dict[str, type] = {
     "conversation": Conversation,

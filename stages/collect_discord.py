@@ -29,7 +29,7 @@ from typing import Any
 
 import click
 
-from schemas.discord import RawDiscordMessage
+from schemas.raw_discord_message import RawDiscordMessage
 from schemas.reject import Reject
 from stages.common.cli import setup_logging, stage_command, strict_option
 from stages.common.envname import EnvName
@@ -37,11 +37,11 @@ from stages.common.input_paths import input_files, provenance_path
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter
-from stages.common.sources import enabled, local_path, sources_option
+from stages.common.source_folders import enabled, local_path, sources_option
 from stages.common.stats import Stats
 from stages.discord.api_message import from_api_message
+from stages.discord.bad_message import BadMessage
 from stages.discord.channels import ChannelMessages, Window
-from stages.discord.errors import BadMessage
 from stages.discord.exporter import ExportFormatError, import_export
 from stages.discord.history import HistoryError, load_history, save_history
 from stages.discord.rest import (

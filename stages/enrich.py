@@ -29,14 +29,14 @@ from stages.annotations import Annotation, apply, load_annotations
 from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
 from stages.common.llm import LLMSettings, LLMStats, complete_all
-from stages.common.llm.cli import llm_option
+from stages.common.llm.llm_option import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
-from stages.common.sources import INGESTED
-from stages.common.sources import ingested as ingested_folders
+from stages.common.source_folders import INGESTED
+from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import Stats
 from stages.llm_tasks import explain_failure, label
-from stages.llm_tasks.common import TaskError, usable
+from stages.llm_tasks.task_io import TaskError, usable
 from stages.llm_tasks.tool_failures import find_failures
 
 # failure reasons written to stats even at zero, so `dvc metrics diff` compares like with like

@@ -28,14 +28,14 @@ import click
 import msgspec
 
 from schemas.conversation import Conversation, Message
-from schemas.export import ExportReject, RecordMetadata
+from schemas.export_lines import ExportReject, RecordMetadata
 from stages.common.atomic import atomic_folder, write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, read_records, records_size
 from stages.common.params import stage_params
 from stages.common.progress import Progress
-from stages.common.sources import INGESTED
-from stages.common.sources import ingested as ingested_folders
+from stages.common.source_folders import INGESTED
+from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info

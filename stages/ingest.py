@@ -27,11 +27,11 @@ from stages.common.cli import (
     setup_logging,
     strict_option,
 )
-from stages.common.errors import UserError
 from stages.common.ingestion import Run, file_status, ingest
 from stages.common.params import stage_params
-from stages.common.sources import source_input, sources_option
+from stages.common.source_folders import source_input, sources_option
 from stages.common.struct_options import struct_options
+from stages.common.user_error import UserError
 from stages.sources import Adapter, adapter_names, load
 
 

@@ -27,7 +27,7 @@ from stages.common.catalog import load_catalog
 from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import PART_SUFFIX, JsonlWriter, batches, read_records, records_size
 from stages.common.llm import LLMSettings, LLMStats
-from stages.common.llm.cli import llm_option
+from stages.common.llm.llm_option import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
 from stages.common.stats import Stats

@@ -28,7 +28,7 @@ from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
 from stages.common.filecache import FileCache
 from stages.common.params import PARAMS_FILE, load_params
-from stages.common.sources import SOURCES, check_sources, local_path, stage_inputs
+from stages.common.source_folders import SOURCES, check_sources, local_path, stage_inputs
 
 
 def param_value(params: dict[str, Any], dotted: str) -> Any:

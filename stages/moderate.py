@@ -16,11 +16,11 @@ from pathlib import Path
 import click
 
 from schemas.conversation import Conversation
-from schemas.moderation import Flagged
+from schemas.flagged import Flagged
 from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
 from stages.common.llm import LLMSettings, LLMStats, ModerationResult, moderate_all
-from stages.common.llm.cli import llm_option
+from stages.common.llm.llm_option import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
 from stages.common.stats import Stats

@@ -29,14 +29,14 @@ import click
 import msgspec
 
 from schemas.conversation import Conversation
-from schemas.discord import RawDiscordMessage
+from schemas.raw_discord_message import RawDiscordMessage
 from schemas.reject import Dropped, Reject
 from stages.common.cli import setup_logging, stage_command, strict_option
 from stages.common.filecache import FileCache
 from stages.common.input_paths import input_files, provenance_path
 from stages.common.jsonl import JsonlWriter, iter_lines
 from stages.common.llm import LLMSettings, LLMStats, complete_all
-from stages.common.llm.cli import llm_option
+from stages.common.llm.llm_option import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter, excerpt
@@ -50,7 +50,7 @@ from stages.discord.candidates import (
     segment_channel,
 )
 from stages.llm_tasks import coherence as segment_task
-from stages.llm_tasks.common import TaskError, usable
+from stages.llm_tasks.task_io import TaskError, usable
 
 REJECT_REASONS = ("invalid_json", "invalid_message", "line_too_long")
 COUNT_KEYS = ("channels", "read", "system_messages", "candidates", "conversations")

@@ -28,8 +28,8 @@ from typing import Any
 import click
 import msgspec
 
-from schemas.export import RecordMetadata
-from schemas.formats import FormatError, FormatWarning, OpenAIFileReport
+from schemas.export_lines import RecordMetadata
+from schemas.format_lines import FormatError, FormatWarning, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
 from stages.common.input_paths import provenance_path

@@ -7,7 +7,7 @@ import jsonschema
 import msgspec
 import pytest
 
-from schemas.botlog import BotLogLine
+from schemas.botlog_line import BotLogLine
 from stages.common.decode import LineDecoder
 from stages.common.hashing import messages_id
 from stages.common.jsonl import Line, iter_lines

@@ -9,7 +9,7 @@ from click.testing import CliRunner, Result
 
 from stages.collect_discord import main
 from tests.conftest import REPO, read_jsonl
-from tests.emulators.discord_api import DiscordEmulator, MessageFactory, make_user
+from tests.emulators.discord_rest_api import DiscordEmulator, MessageFactory, make_user
 
 pytest_plugins = ["tests.emulators.discord_fixture"]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.discord import (
+from schemas.raw_discord_message import (
     DiscordAttachment,
     DiscordEmoji,
     DiscordInteraction,
@@ -18,8 +18,8 @@ from schemas.discord import (
     DiscordUser,
 )
 from stages.discord.api_message import from_api_message
-from stages.discord.errors import BadMessage
-from tests.emulators.discord_api import MessageFactory, make_user
+from stages.discord.bad_message import BadMessage
+from tests.emulators.discord_rest_api import MessageFactory, make_user
 
 pytest_plugins = ["tests.emulators.discord_fixture"]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from schemas.discord import (
+from schemas.raw_discord_message import (
     DiscordAttachment,
     DiscordEmbed,
     DiscordEmbedField,

@@ -13,7 +13,7 @@ from stages.discord.rest import (
     collect_channels,
     list_guild_emojis,
 )
-from tests.emulators.discord_api import DiscordEmulator, MessageFactory, make_user
+from tests.emulators.discord_rest_api import DiscordEmulator, MessageFactory, make_user
 
 pytest_plugins = ["tests.emulators.discord_fixture"]
 

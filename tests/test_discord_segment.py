@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.discord import (
+from schemas.raw_discord_message import (
     DiscordAttachment,
     DiscordEmbed,
     DiscordEmoji,

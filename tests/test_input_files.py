@@ -6,8 +6,8 @@ import click
 import pytest
 
 from stages import collect_discord, segment
-from stages.common.errors import UserError
 from stages.common.input_paths import input_files, scan_input, skipped_lines
+from stages.common.user_error import UserError
 from stages.ingest import command
 from tests.conftest import write_lines
 

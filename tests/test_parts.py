@@ -5,9 +5,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from stages.common.errors import UserError
 from stages.common.jsonl import part_files, read_records
 from stages.common.parts import MAX_NAME_BYTES, part_name
+from stages.common.user_error import UserError
 
 
 def test_part_name_encodes_the_relative_path() -> None:

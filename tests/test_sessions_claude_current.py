@@ -14,7 +14,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner, Result
 
-from schemas.claude_code import SKIPPED_TYPES
+from schemas.claude_code_record import SKIPPED_TYPES
 from stages.common.jsonl import Line, iter_lines, part_files
 from stages.ingest import command
 from stages.sources.sessions.claude_code import COUNT_KEYS, parse_transcript

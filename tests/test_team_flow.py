@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from stages.diff import main as diff_main
 from tests.dvc_repo import DvcRepo
-from tests.emulators.discord_api import DiscordEmulator, MessageFactory, make_user
+from tests.emulators.discord_rest_api import DiscordEmulator, MessageFactory, make_user
 from tests.emulators.openai_api import OpenAIEmulator, serve
 from tests.llm.conftest import KEY_ENV, KEY_VALUE
 from tests.llm.test_cache_dvc import use_emulator

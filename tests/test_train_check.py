@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from schemas.conversation import Labels, Meta
-from schemas.export import RecordMetadata
+from schemas.export_lines import RecordMetadata
 from stages import train_check
 from stages.common.tool_results import failure_message
 from stages.training.tiny_model import END

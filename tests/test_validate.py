@@ -6,7 +6,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from schemas.formats import FormatError
+from schemas.format_lines import FormatError
 from stages import export, validate
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.stats import json_bytes

@@ -28,7 +28,7 @@ from typing import BinaryIO
 import click
 import msgspec
 
-from stages.common.errors import UserError
+from stages.common.user_error import UserError
 
 # What a dead run may leave in an output folder: hidden temp files and folders (`.NAME.*.tmp`),
 # and the folders an old output is moved aside into (`.NAME.` 8 characters `.old`).

@@ -5,8 +5,8 @@ from pathlib import Path
 import msgspec
 
 from schemas.conversation import Tool
-from stages.common.errors import UserError
-from stages.common.sources import local_path
+from stages.common.source_folders import local_path
+from stages.common.user_error import UserError
 
 
 def load_catalog(path: str | Path) -> list[Tool]:

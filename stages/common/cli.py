@@ -12,11 +12,11 @@ from typing import Any
 import click
 
 from stages.common.atomic import output_transaction
-from stages.common.errors import UserError
 from stages.common.input_paths import relative_below
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.lock import output_lock
 from stages.common.params import PARAMS_KEYS_META
+from stages.common.user_error import UserError
 
 F = Callable[..., Any]
 
@@ -28,7 +28,7 @@ QUIET_LOGGERS = ("httpx", "httpx2", "openai")
 class StageCommand(click.Command):
     """A stage command whose user errors are one line (`Error: ...`, exit 1), never a traceback.
 
-    Library code raises `UserError` (stages/common/errors.py) for what the user must fix; it
+    Library code raises `UserError` (stages/common/user_error.py) for what the user must fix; it
     becomes a ClickException here, as do two other kinds, once for every stage:
     - an OSError on a path (a missing input, an out-dir under a file, no permission, a full
       disk): the message names the path and the option that holds it;

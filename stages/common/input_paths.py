@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import NamedTuple
 
-from stages.common.errors import UserError
+from stages.common.user_error import UserError
 
 
 def provenance_path(path: str | Path, root: str | Path | None = None) -> str:

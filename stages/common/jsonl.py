@@ -21,8 +21,8 @@ from typing import Any, BinaryIO, NamedTuple, TypeVar
 import msgspec
 
 from stages.common.atomic import atomic_write
-from stages.common.errors import UserError
 from stages.common.progress import Progress
+from stages.common.user_error import UserError
 
 DEFAULT_MAX_LINE_BYTES = 8 << 20
 BOM = b"\xef\xbb\xbf"

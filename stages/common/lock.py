@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from stages.common.errors import UserError
+from stages.common.user_error import UserError
 
 
 def lock_path(out_dir: str | Path) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 import yaml
 
-from stages.common.errors import UserError
+from stages.common.user_error import UserError
 
 PARAMS_FILE = "params.yaml"
 # libyaml's loader when PyYAML was built with it: a tenth of the pure-Python loader's time,

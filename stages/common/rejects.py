@@ -7,10 +7,10 @@ from pathlib import Path
 import msgspec
 
 from schemas.reject import Reject
-from stages.common.errors import UserError
 from stages.common.jsonl import JsonlWriter
 from stages.common.scrub import Scrubber, secret_like_environment
 from stages.common.stats import Stats
+from stages.common.user_error import UserError
 
 EXCERPT_CHARS = 300
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.common.atomic import write_bytes_atomic
-from stages.common.errors import UserError
+from stages.common.user_error import UserError
 
 
 class Stats:

@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 import msgspec
 
-from schemas.discord import (
+from schemas.discord_api import (
+    ApiMessage,
+    ApiReaction,
+    ApiReference,
+    ApiUser,
+)
+from schemas.raw_discord_message import (
     USER_CONTENT_TYPES,
     DiscordAttachment,
     DiscordEmbed,
@@ -23,13 +29,7 @@ from schemas.discord import (
     DiscordUser,
     RawDiscordMessage,
 )
-from schemas.discord_api import (
-    ApiMessage,
-    ApiReaction,
-    ApiReference,
-    ApiUser,
-)
-from stages.discord.errors import BadMessage
+from stages.discord.bad_message import BadMessage
 from stages.discord.snowflake import CUSTOM_EMOJI_TOKEN, is_snowflake, normalize_timestamp
 
 REFERENCE_TYPES: dict[int, Literal["default", "forward"]] = {0: "default", 1: "forward"}

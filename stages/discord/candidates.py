@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from schemas.conversation import Conversation, Message, Meta
-from schemas.discord import DiscordEmoji, RawDiscordMessage
+from schemas.raw_discord_message import DiscordEmoji, RawDiscordMessage
 from stages.common.hashing import messages_id
 
 SEGMENTER_VERSION = 1  # bump when the same history and params segment differently

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from schemas.discord import RawDiscordMessage
+from schemas.raw_discord_message import RawDiscordMessage
 
 
 @dataclass

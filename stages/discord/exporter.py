@@ -23,7 +23,14 @@ from typing import Literal
 
 import msgspec
 
-from schemas.discord import (
+from schemas.discord_export import (
+    ExportEmoji,
+    ExportFile,
+    ExportMessage,
+    ExportReference,
+    ExportUser,
+)
+from schemas.raw_discord_message import (
     USER_CONTENT_TYPES,
     DiscordAttachment,
     DiscordEmbed,
@@ -37,15 +44,8 @@ from schemas.discord import (
     DiscordUser,
     RawDiscordMessage,
 )
-from schemas.discord_export import (
-    ExportEmoji,
-    ExportFile,
-    ExportMessage,
-    ExportReference,
-    ExportUser,
-)
 from stages.common.jsonl import BOM
-from stages.discord.errors import BadMessage
+from stages.discord.bad_message import BadMessage
 from stages.discord.snowflake import is_snowflake, normalize_timestamp
 
 # DiscordChatExporter's MessageKind names; kinds it does not name arrive as "20", "8", ...

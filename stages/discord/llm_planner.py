@@ -19,7 +19,7 @@ from schemas.reject import Dropped
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.discord.tool_injection import Injection
 from stages.llm_tasks import tool_plan as task
-from stages.llm_tasks.common import TaskError, usable
+from stages.llm_tasks.task_io import TaskError, usable
 
 
 class Planned(NamedTuple):

@@ -11,7 +11,7 @@ import msgspec
 from schemas.conversation import Conversation
 from stages.formats.axolotl import to_alpaca, to_axolotl_chat
 from stages.formats.chatml import to_chatml
-from stages.formats.common import Unexportable
+from stages.formats.format_helpers import Unexportable
 from stages.formats.harmony import to_harmony
 from stages.formats.openai_chat import to_openai_chat
 from stages.formats.preference import to_preference

@@ -9,7 +9,7 @@ through `message_field_training: train`.
 """
 
 from schemas.conversation import Conversation, Message
-from schemas.formats import (
+from schemas.format_lines import (
     AlpacaRow,
     AxolotlChatRow,
     AxolotlMessage,
@@ -18,8 +18,8 @@ from schemas.formats import (
     StringTool,
     StringToolCall,
 )
-from stages.formats.common import Unexportable, arguments_object, compact_json
 from stages.formats.contract import clean_conversation, trained_messages
+from stages.formats.format_helpers import Unexportable, arguments_object, compact_json
 
 
 def _message(m: Message) -> AxolotlMessage:

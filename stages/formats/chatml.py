@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import Iterator
 
 from schemas.conversation import Conversation, FunctionCall, Message, ToolCall
-from schemas.formats import TextLine
-from stages.formats.common import Unexportable, arguments_object
+from schemas.format_lines import TextLine
 from stages.formats.contract import clean_conversation
+from stages.formats.format_helpers import Unexportable, arguments_object
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"

@@ -30,7 +30,7 @@ import msgspec
 
 from schemas.conversation import Conversation, Message
 from stages.common.tool_results import failure_message, refused_by_user
-from stages.formats.common import Unexportable
+from stages.formats.format_helpers import Unexportable
 
 AUTHORED_SOURCES = frozenset({"journals"})
 AUTHORED_TAG = "derived"

@@ -14,9 +14,9 @@ from functools import cache
 import openai_harmony as oh
 
 from schemas.conversation import Conversation, Message
-from schemas.formats import HarmonyLine, HarmonyMessage
-from stages.formats.common import Unexportable, compact_json, function_dicts
+from schemas.format_lines import HarmonyLine, HarmonyMessage
 from stages.formats.contract import clean_conversation
+from stages.formats.format_helpers import Unexportable, compact_json, function_dicts
 from stages.formats.vocab import ensure_encodings_base
 
 JSON_CONTENT = "<|constrain|>json"

@@ -8,9 +8,9 @@ several calls.
 """
 
 from schemas.conversation import Conversation, Message
-from schemas.export import OpenAIChatExample
-from stages.formats.common import arguments_object
+from schemas.export_lines import OpenAIChatExample
 from stages.formats.contract import trained_messages
+from stages.formats.format_helpers import arguments_object
 
 
 def _openai_message(message: Message) -> Message:

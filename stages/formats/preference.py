@@ -7,9 +7,9 @@ which is what `apply_chat_template` renders.
 """
 
 from schemas.conversation import Conversation, Message
-from schemas.formats import ChatMessage, ObjectFunctionCall, ObjectToolCall, PreferenceRow
-from stages.formats.common import arguments_object
+from schemas.format_lines import ChatMessage, ObjectFunctionCall, ObjectToolCall, PreferenceRow
 from stages.formats.contract import preference_pair
+from stages.formats.format_helpers import arguments_object
 
 
 def chat_message(m: Message) -> ChatMessage:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from schemas.conversation import Conversation, FunctionDef, Message, Tool
-from schemas.formats import TextLine
+from schemas.format_lines import TextLine
 from stages.formats.chatml import (
     IM_END,
     IM_START,
@@ -22,8 +22,8 @@ from stages.formats.chatml import (
     tool_call_block,
     turns,
 )
-from stages.formats.common import tool_dicts
 from stages.formats.contract import clean_conversation
+from stages.formats.format_helpers import tool_dicts
 
 DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 TOOLS_HEAD = (

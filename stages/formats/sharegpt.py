@@ -13,10 +13,10 @@ LLaMA-Factory's order ends the example (see `in_order`).
 from typing import Any
 
 from schemas.conversation import Conversation, Message
-from schemas.formats import ShareGPTRow, ShareGPTTurn
+from schemas.format_lines import ShareGPTRow, ShareGPTTurn
 from stages.formats.chatml import call_object
-from stages.formats.common import Unexportable, compact_json, function_dicts
 from stages.formats.contract import clean_conversation
+from stages.formats.format_helpers import Unexportable, compact_json, function_dicts
 
 OBSERVATION_JOIN = "\n</tool_response>\n<tool_response>\n"
 TAGS = {

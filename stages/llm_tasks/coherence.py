@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from stages.common.llm import ChatRequest
-from stages.llm_tasks.common import (
+from stages.llm_tasks.task_io import (
     TaskError,
     parse_json_reply,
     request_payload,

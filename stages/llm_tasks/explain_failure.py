@@ -15,7 +15,7 @@ import msgspec
 from schemas.conversation import Conversation, Labels, Message, ToolCall
 from stages.common.hashing import messages_id
 from stages.common.llm import ChatRequest
-from stages.llm_tasks.common import (
+from stages.llm_tasks.task_io import (
     TaskError,
     parse_json_reply,
     request_payload,

@@ -10,7 +10,7 @@ import msgspec
 from schemas.conversation import Conversation, ExampleType
 from stages.common.llm import ChatRequest
 from stages.common.tool_results import failure_message
-from stages.llm_tasks.common import (
+from stages.llm_tasks.task_io import (
     TaskError,
     parse_json_reply,
     request_payload,

@@ -19,7 +19,7 @@ import msgspec
 from schemas.conversation import FunctionCall, Message, Tool, ToolCall
 from stages.common.hashing import canonical_json, content_id
 from stages.common.llm import ChatRequest
-from stages.llm_tasks.common import (
+from stages.llm_tasks.task_io import (
     TaskError,
     parse_json_reply,
     request_payload,

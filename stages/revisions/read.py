@@ -15,7 +15,7 @@ from dvc.exceptions import DvcException
 from scmrepo.exceptions import SCMError
 
 from schemas.conversation import Conversation
-from stages.common.errors import UserError
+from stages.common.user_error import UserError
 
 SPLITS = ("train", "validation")
 WORKSPACE = "workspace"

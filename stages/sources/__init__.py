@@ -49,10 +49,10 @@ from typing import Any, NamedTuple
 import msgspec
 
 from schemas.reject import Reject
-from stages.common.errors import UserError
 from stages.common.input_paths import InputScan
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, Line, iter_lines
 from stages.common.stats import Stats
+from stages.common.user_error import UserError
 
 # Sources fed by stages of their own rather than by an adapter, with the params naming
 # the files those stages read: Discord is collected over REST or from exports, segmented

@@ -13,10 +13,10 @@ from typing import Any
 
 import msgspec
 
-from schemas.export import OpenAIChatExample
-from schemas.formats import PreferenceRow
-from stages.common.errors import UserError
+from schemas.export_lines import OpenAIChatExample
+from schemas.format_lines import PreferenceRow
 from stages.common.jsonl import iter_lines
+from stages.common.user_error import UserError
 from stages.validate import line_ids, read_metadata
 
 SPLIT = "train"

@@ -9,7 +9,7 @@ and `validate.fail_on_empty` can stop the pipeline on it.
 
 from collections.abc import Callable, Mapping
 
-from schemas.formats import FormatWarning
+from schemas.format_lines import FormatWarning
 
 
 def _why(split: str, records: int) -> str:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from schemas.formats import FormatError, OpenAIFileReport
+from schemas.format_lines import FormatError, OpenAIFileReport
 from stages.common.hashing import content_id
 from stages.formats.vocab import o200k
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from schemas.formats import FormatError
+from schemas.format_lines import FormatError
 from stages.common.jsonl import Line
 from stages.validation.finding import Finding
 

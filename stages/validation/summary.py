@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from schemas.export import RecordMetadata
+from schemas.export_lines import RecordMetadata
 
 SPLITS = ("train", "validation")
 FIRST_BUCKET = 64

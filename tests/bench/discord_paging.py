@@ -5,7 +5,7 @@ import time
 from datetime import UTC, datetime
 
 from stages.discord.rest import collect_channels
-from tests.emulators.discord_api import DiscordEmulator, MessageFactory, make_user
+from tests.emulators.discord_rest_api import DiscordEmulator, MessageFactory, make_user
 
 COUNT = 20_000
 CHANNEL = "900000000000000010"

@@ -26,9 +26,9 @@ import msgspec
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from schemas.claude_code import TranscriptRecord  # noqa: E402
+from schemas.claude_code_record import TranscriptRecord  # noqa: E402
 from stages.common.jsonl import part_files  # noqa: E402
-from tests.bench.common import (  # noqa: E402
+from tests.bench.measure import (  # noqa: E402
     Measured,
     decode_only_seconds,
     paired_ratios,

@@ -20,7 +20,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.common import Measured, decode_only_seconds, paired_ratios, run_measured
+from tests.bench.measure import Measured, decode_only_seconds, paired_ratios, run_measured
 
 TOOLS = {
     "walk_to": lambda r: {

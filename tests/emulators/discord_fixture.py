@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.emulators.discord_api import DiscordEmulator
+from tests.emulators.discord_rest_api import DiscordEmulator
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from stages.formats import FORMATS, LINE_SCHEMAS, Unexportable
 from stages.formats.chatml import parse_chatml, renumber_calls, to_chatml
-from stages.formats.common import tool_dicts
 from stages.formats.contract import clean_conversation
+from stages.formats.format_helpers import tool_dicts
 from stages.formats.harmony import to_harmony
 from stages.formats.preference import chat_message, to_preference
 from stages.formats.qwen import DEFAULT_SYSTEM, parse_qwen, to_qwen

@@ -6,8 +6,8 @@ import tiktoken
 from bpe_openai.registry import o200k_base
 from tiktoken.load import load_tiktoken_bpe
 
-from stages.formats.common import Unexportable
 from stages.formats.contract import wrong_turns
+from stages.formats.format_helpers import Unexportable
 from stages.formats.openai_chat import to_openai_chat
 from stages.formats.vocab import ensure_encodings_base
 from stages.validation.openai_checks import check_openai_file, count_tokens, default_epochs

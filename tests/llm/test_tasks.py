@@ -22,8 +22,8 @@ from stages.common.tool_results import failure_message
 from stages.llm_tasks import coherence as segment
 from stages.llm_tasks import explain_failure, label
 from stages.llm_tasks import tool_plan as inject_tools
-from stages.llm_tasks.common import TaskError, request_payload
 from stages.llm_tasks.moderation import conversation_texts, offline_moderator
+from stages.llm_tasks.task_io import TaskError, request_payload
 from stages.llm_tasks.tool_failures import find_failures
 
 

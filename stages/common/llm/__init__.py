@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from stages.common.llm.llm_stats import LLMStats
 from stages.common.llm.offline import Heuristic, Moderator, OfflineProvider, flag_nothing
 from stages.common.llm.openai_provider import OpenAIProvider
 from stages.common.llm.request import (
@@ -24,7 +25,6 @@ from stages.common.llm.request import (
 )
 from stages.common.llm.retry import LLMConfigError
 from stages.common.llm.settings import LLMSettings, LLMSettingsError
-from stages.common.llm.stats import LLMStats
 
 __all__ = [
     "ChatReply",

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from stages.common.hashing import canonical_json
+from stages.common.llm.llm_stats import LLMStats
 from stages.common.llm.reply_checks import check_reply
 from stages.common.llm.request import (
     CHAT_ENDPOINT,
@@ -26,7 +27,6 @@ from stages.common.llm.request import (
     moderation_body,
 )
 from stages.common.llm.settings import LLMSettings
-from stages.common.llm.stats import LLMStats
 
 # A heuristic returns the reply text, a ChatReply, or (for structured output) the JSON value.
 Heuristic = Callable[[ChatRequest], str | ChatReply | dict[str, Any] | list[Any]]

@@ -15,6 +15,7 @@ import openai
 from stages.common.llm.batch import run_batch
 from stages.common.llm.cache import ResponseCache
 from stages.common.llm.client import make_client
+from stages.common.llm.llm_stats import LLMStats
 from stages.common.llm.reply_checks import check_reply
 from stages.common.llm.request import (
     CHAT_ENDPOINT,
@@ -30,7 +31,6 @@ from stages.common.llm.request import (
 )
 from stages.common.llm.retry import LLMConfigError, backoff_delay, classify
 from stages.common.llm.settings import LLMSettings
-from stages.common.llm.stats import LLMStats
 from stages.common.progress import Progress
 
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import openai
 
-from stages.common.errors import UserError
 from stages.common.llm.settings import LLMSettings
+from stages.common.user_error import UserError
 
 RETRY_AFTER_CAP = 600.0
 

@@ -1,7 +1,7 @@
 """The botlog source: a game bot's daily conversation logs → conversations with tool calls.
 
 One file a day, `conversations_YYYY-MM-DD.jsonl`, one exchange a line
-(schemas/botlog.py). Each day is a part of its own: a new day parses only that day.
+(schemas/botlog_line.py). Each day is a part of its own: a new day parses only that day.
 """
 
 import msgspec

@@ -2,7 +2,7 @@
 
 A game bot writes one file a day, `conversations_YYYY-MM-DD.jsonl`; each line is
 a user's message, the tool calls the bot made in order, and its reply (the shape
-is `schemas.botlog.BotLogLine`, documented with an example in docs/journals.md).
+is `schemas.botlog_line.BotLogLine`, documented with an example in docs/journals.md).
 
 Each line becomes: user → (assistant tool call → tool result)* → assistant reply.
 Calls are one per assistant turn because the bot made them one after another,
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.botlog import BotLogLine, BotToolCall
+from schemas.botlog_line import BotLogLine, BotToolCall
 from schemas.conversation import (
     Conversation,
     ExampleType,

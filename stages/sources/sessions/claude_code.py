@@ -1,6 +1,6 @@
 """Claude Code transcript lines → `Conversation` records, rejects and counts (pure core).
 
-How the traps of the format are handled (see schemas/claude_code.py for the records):
+How the traps of the format are handled (see schemas/claude_code_record.py for the records):
 - One API response is written as one record per content block; records sharing
   `message.id` are merged back into one assistant message, even when tool results
   were written between them.
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import msgspec
 
-from schemas.claude_code import (
+from schemas.claude_code_record import (
     SKIPPED_TYPES,
     AssistantRecord,
     ContentBlock,

@@ -1,7 +1,7 @@
 """The toollog source: tool-call logs, one executed call a line → one conversation each.
 
 The Go CLI assistant writes `tool_calls.log`, others `*.jsonl`: one JSON object a line
-(schemas/toollog.py). Lines are independent, so files are parsed in spans on all cores.
+(schemas/toollog_line.py). Lines are independent, so files are parsed in spans on all cores.
 """
 
 from collections import Counter
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import msgspec
 
-from schemas.toollog import ToolLogLine
+from schemas.toollog_line import ToolLogLine
 from stages.common.catalog import load_catalog
 from stages.sources.toollog.entries import ToolsResolver, to_conversation
 

@@ -14,7 +14,7 @@ from schemas.conversation import (
     Tool,
     ToolCall,
 )
-from schemas.toollog import ModelResponse, ResponseMessage, ToolLogLine
+from schemas.toollog_line import ModelResponse, ResponseMessage, ToolLogLine
 from stages.common.conversation_line import conversation_line, encode_tools
 from stages.common.decode import LineError
 from stages.common.tool_schema import infer_schema

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import click
 
-from stages.common.errors import UserError
+from stages.common.user_error import UserError
 from stages.sources import STAGED_SOURCES, adapter_names, load, source_names
 
 SOURCES = tuple(source_names())

@@ -3,7 +3,7 @@
 Column types are fixed per format so that Hugging Face `datasets` (Arrow) casts
 every row the same way: where a consumer accepts it, free-form objects (tool
 arguments, tool parameters) travel as JSON strings, never as objects whose keys
-and types vary from row to row. The OpenAI line is `schemas.export.OpenAIChatExample`.
+and types vary from row to row. The OpenAI line is `schemas.export_lines.OpenAIChatExample`.
 """
 
 from typing import Any

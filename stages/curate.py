@@ -24,11 +24,11 @@ from schemas.conversation import Conversation
 from schemas.reject import Dropped
 from stages.annotations import load_annotations
 from stages.common.cli import setup_logging, stage_command
-from stages.common.envname import EnvName
 from stages.common.jsonl import JsonlWriter, read_all, records_size
 from stages.common.params import PARAMS_META, stage_params
 from stages.common.progress import Progress
-from stages.common.scrub import KINDS, Scrubber, environment_secrets
+from stages.common.scrub import Scrubber
+from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.stats import Stats
 from stages.curation.filters import FILTER_REASONS, Filters, drop_reason
 from stages.curation.near_dup import NearDuplicates, label_rank, signature_text
@@ -168,26 +168,7 @@ def excerpt(conversation: Conversation, scrubber: Scrubber) -> str:
     show_default=True,
     help="Seed of the deterministic choice of kept and held-out samples.",
 )
-@click.option(
-    "--scrub-secrets/--keep-secrets",
-    default=True,
-    show_default=True,
-    help="Replace credentials (API keys, tokens, private keys, passwords) with [REDACTED:kind].",
-)
-@click.option(
-    "--scrub-pii/--keep-pii",
-    default=True,
-    show_default=True,
-    help="Replace e-mail addresses and IP addresses with [REDACTED:kind].",
-)
-@click.option(
-    "--secret-env",
-    multiple=True,
-    type=EnvName("curate.secret_env", "OPENAI_API_KEY"),
-    default=["DISCORD_API_TOKEN", "OPENAI_API_KEY"],
-    show_default=True,
-    help="Environment variables whose values are replaced wherever they appear (repeatable).",
-)
+@scrub_option
 @click.option("--out-dir", default="data/curated", show_default=True)
 @click.pass_context
 def main(
@@ -208,9 +189,7 @@ def main(
     validation_fraction: float,
     max_samples: int | None,
     seed: int,
-    scrub_secrets: bool,
-    scrub_pii: bool,
-    secret_env: tuple[str, ...],
+    scrub: ScrubSettings,
     out_dir: str,
 ) -> None:
     """Filter, drop exact and near duplicates, cut long records into windows, cap, scrub, split.
@@ -240,7 +219,6 @@ def main(
             "windowed",
             "windows",
             *(f"dropped.{r}" for r in DROP_REASONS),
-            *(f"scrubbed.{k}" for k in KINDS),
         ]
     )
     decisions, samples = first_pass(
@@ -249,10 +227,7 @@ def main(
     ranked = ranking(samples, seed)
     kept = set(ranked if max_samples is None else ranked[:max_samples])
     # Excerpts of dropped records get their own scrubber: `scrubbed.*` counts what was written.
-    scrubber, excerpts = (
-        Scrubber(secrets=scrub_secrets, pii=scrub_pii, known_values=environment_secrets(secret_env))
-        for _ in range(2)
-    )
+    scrubber, excerpts = scrub.scrubber(), scrub.scrubber()
     with (
         Progress("pass 2 of 2", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "dropped.jsonl") as dropped,

@@ -29,6 +29,7 @@ from stages.common.cli import (
 )
 from stages.common.ingestion import Run, file_status, ingest
 from stages.common.params import stage_params
+from stages.common.scrub_option import scrub_option
 from stages.common.source_folders import source_input, sources_option
 from stages.common.struct_options import struct_options
 from stages.common.user_error import UserError
@@ -82,6 +83,7 @@ def source_command(adapter: Adapter) -> click.Command:
             values["cache_dir"] if values["cache"] else None,
             values["strict"],
             values["jobs"],
+            values["scrub"],
         )
         if values["status"]:
             if root is None or adapter.parse_file is None:
@@ -96,6 +98,7 @@ def source_command(adapter: Adapter) -> click.Command:
 
     decorators = [
         stage_params(adapter.section, top_level=("sources",)),
+        scrub_option,
         click.option(
             "--input",
             default=None,

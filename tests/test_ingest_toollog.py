@@ -446,7 +446,7 @@ def test_the_seed_example_line_reads_right(run, workdir: Path) -> None:
             "role": "tool",
             "tool_call_id": "call_1",
             "content": '{"status":"success","message":"Command executed successfully",'
-            '"output":"cal      pts/0        2025-11-16 10:06 (192.168.2.25)\\n"}',
+            '"output":"cal      pts/0        2025-11-16 10:06 ([REDACTED:ip_address])\\n"}',
         },
     ]
     assert conversation["tools"] == [RUN_COMMANDS]

@@ -1,4 +1,4 @@
-"""Secrets and personal data never reach a curated output."""
+"""Secrets and personal data are replaced wherever they stand, and ordinary text is not."""
 
 import json
 from pathlib import Path
@@ -10,40 +10,49 @@ from schemas.conversation import FunctionCall, Message, ToolCall
 from stages.common.scrub import Scrubber
 from stages.curate import main as curate
 from tests.records import conversation, write_conversations
-
-SECRETS = [
-    ("openai_key", "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"),
-    ("anthropic_key", "sk-ant-api03-" + "x" * 40),
-    ("discord_token", "MTA4NjU0MzIxMDEyMzQ1Njc4OQ.GhIjKl." + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5"),
-    ("aws_access_key", "AKIA" + "IOSFODNN7EXAMPLE"),
-    ("github_token", "ghp_" + "a" * 36),
-    ("slack_token", "xoxb-123456789012-abcdefABCDEF"),
-    ("google_api_key", "AIza" + "b" * 35),
-    ("stripe_key", "sk_live_" + "c" * 24),
-    ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6y"),
-    ("email", "ann.lee+bot@example.org"),
-    ("ip_address", "192.168.1.20"),
-]
+from tests.secret_corpus import ALL, PERSONAL, SECRETS
 
 
-@pytest.mark.parametrize(("kind", "secret"), SECRETS)
-def test_each_kind_is_redacted_in_running_text(kind: str, secret: str) -> None:
+@pytest.mark.parametrize(("name", "text", "value"), ALL, ids=[name for name, *_ in ALL])
+def test_each_kind_is_replaced_in_running_text(name: str, text: str, value: str) -> None:
     scrubber = Scrubber()
-    assert scrubber.text(f"use {secret} now") == f"use [REDACTED:{kind}] now"
-    assert scrubber.counts == {kind: 1}
+    scrubbed = scrubber.text(f"before {text} after")
+    assert value not in scrubbed
+    assert "[REDACTED:" in scrubbed and scrubbed.startswith("before ")
+    assert sum(scrubber.counts.values()) >= 1
 
 
-def test_prefixes_are_kept_and_values_replaced() -> None:
+@pytest.mark.parametrize(("name", "text", "value"), ALL, ids=[name for name, *_ in ALL])
+def test_each_kind_is_replaced_inside_json_text_without_breaking_it(
+    name: str, text: str, value: str
+) -> None:
+    """A tool output as stored: JSON, where the value starts a line after an escaped `\\n`."""
+    document = json.dumps({"output": f"$ env\n{text}\nTERM=xterm", "n": 1})
+    line = json.dumps({"role": "tool", "content": document})
+    scrubbed = Scrubber().text(line)
+    assert value not in scrubbed
+    outer = json.loads(scrubbed)
+    inner = json.loads(outer["content"])
+    assert inner["n"] == 1 and inner["output"].startswith("$ env\n")
+
+
+def test_kinds_are_named_and_context_is_kept() -> None:
     scrubber = Scrubber()
-    assert scrubber.text("password: hunter2hunter2") == "password: [REDACTED:assigned_secret]"
-    assert scrubber.text("Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123") == (
-        "Authorization: Bearer [REDACTED:bearer_token]"
+    assert scrubber.text("mysql --password hunter3 -h db") == (
+        "mysql --password [REDACTED:password_flag] -h db"
+    )
+    assert scrubber.text("Authorization: Basic YW5uOmh1bnRlcjQ=") == (
+        "Authorization: Basic [REDACTED:basic_auth]"
     )
     assert scrubber.text("git clone https://bob:pw1234@host/x") == (
-        "git clone https://[REDACTED:url_password]@host/x"
+        "git clone https://bob:[REDACTED:url_password]@host/x"
     )
-    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
-    assert scrubber.text(f"key:\n{key}\nend") == "key:\n[REDACTED:private_key]\nend"
+    assert scrubber.text("cd /home/dana/webapp") == "cd /home/[REDACTED:home_user]/webapp"
+    assert scrubber.text("-home-dana-webapp/a.jsonl") == "-home-[REDACTED:home_user]-webapp/a.jsonl"
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nAbCd\n-----END RSA PRIVATE KEY-----"
+    assert scrubber.text(f"key:\n{pem}\nend") == (
+        "key:\n-----BEGIN RSA PRIVATE KEY-----[REDACTED:private_key]\nend"
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,8 +60,15 @@ def test_prefixes_are_kept_and_values_replaced() -> None:
     [
         "record 3f0c9a1e5b7d2c48 and sha 9b74c9897bac770ffc029102a200c5de",
         "deposited 28 lobsters at 3092,3245",
-        "the token bucket refills",
+        "the token bucket refills; password reset link sent",
         "sk-short",
+        "version 1.2.3.4.5 released 2024-01-15 at 12:30:45",
+        "std::vector<int> and a::b",
+        "sort_key = customer_name",
+        "Basic authentication is off",
+        "listening on 127.0.0.1:8080 and ::1",
+        "discord id 1180000000000000001",
+        "password: ${DB_PASSWORD}",
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
@@ -64,18 +80,31 @@ def test_known_environment_values_are_replaced_whatever_their_shape() -> None:
     assert scrubber.text("x plain-looking-value y") == "x [REDACTED:env_secret] y"
 
 
+def test_values_with_quotes_and_backslashes_are_found_inside_json_text() -> None:
+    secret = 'hunter2\\Zq9"x'
+    scrubber = Scrubber(secrets=False, pii=False, known_values=[secret])
+    as_json = msgspec.json.encode({"echo": secret}).decode()
+    assert scrubber.text(as_json) == '{"echo":"[REDACTED:env_secret]"}'
+
+
+def test_only_the_chosen_families_are_replaced() -> None:
+    text = "mail ann@example.org with sk-proj-" + SECRETS[9][2]
+    assert "ann@example.org" in Scrubber(pii=False).text(text)
+    assert SECRETS[9][2] in Scrubber(secrets=False).text(text)
+
+
 def test_arguments_stay_valid_json() -> None:
-    scrubber = Scrubber()
-    arguments = '{"url":"https://bob:pw1234@host/","to":["ann@example.org"],"n":1}'
-    scrubbed = scrubber.arguments(arguments)
-    assert json.loads(scrubbed) == {
-        "url": "https://[REDACTED:url_password]@host/",
+    arguments = json.dumps(
+        {"url": "https://bob:pw1234@host/", "to": ["ann@example.org"], "password": "hunter2"}
+    )
+    assert json.loads(Scrubber().arguments(arguments)) == {
+        "url": "https://bob:[REDACTED:url_password]@host/",
         "to": ["[REDACTED:email]"],
-        "n": 1,
+        "password": "[REDACTED:assigned_secret]",
     }
 
 
-def test_curate_output_holds_no_secret(run, workdir: Path, monkeypatch) -> None:
+def test_curate_checks_again(run, workdir: Path, monkeypatch) -> None:
     monkeypatch.setenv("DISCORD_API_TOKEN", "bot-token-value-123")
     leaky = conversation("my key is sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z, mail ann@example.org")
     leaky.messages[1] = Message(
@@ -98,32 +127,54 @@ def test_curate_output_holds_no_secret(run, workdir: Path, monkeypatch) -> None:
         "token": "[REDACTED:env_secret]"
     }
     stats = json.loads((workdir / "cur" / "stats.json").read_text())
-    assert stats["scrubbed"]["openai_key"] == 1
-    assert stats["scrubbed"]["email"] == 1
-    assert stats["scrubbed"]["env_secret"] == 1
+    assert stats["scrubbed"] == {"openai_key": 1, "email": 1, "env_secret": 1}
 
 
-def test_scrubbing_can_be_turned_off(run, workdir: Path) -> None:
+def test_personal_data_can_be_kept(run, workdir: Path) -> None:
     write_conversations(workdir / "a.jsonl", [conversation("mail ann@example.org")])
-    run(curate, "a.jsonl", "--out-dir", "cur", "--validation-fraction", "0", "--keep-pii")
+    run(curate, "a.jsonl", "--out-dir", "cur", "--validation-fraction", "0", "--scrub", "pii=false")
     assert "ann@example.org" in (workdir / "cur" / "train.jsonl").read_text()
 
 
-def test_values_with_quotes_and_backslashes_are_found_inside_json_text() -> None:
-    secret = 'hunter2\\Zq9"x'
-    scrubber = Scrubber(secrets=False, pii=False, known_values=[secret])
-    as_json = msgspec.json.encode({"echo": secret}).decode()
-    assert scrubber.text(as_json) == '{"echo":"[REDACTED:env_secret]"}'
-    assert json.loads(scrubber.arguments(as_json)) == {"echo": "[REDACTED:env_secret]"}
+def test_ingest_scrubs_at_the_door(run, workdir: Path, monkeypatch) -> None:
+    """Parts, the parse cache, rejects and stats hold no planted value; counts by kind."""
+    from stages.ingest import command
+
+    lines = [
+        json.dumps(
+            {
+                "tool_name": "shell",
+                "arguments": {"cmd": text},
+                "user_query": f"run this: {text}",
+                "status": "success",
+                "output": f"ok\n{text}\n",
+            }
+        )
+        for _, text, _ in ALL
+    ]
+    (workdir / "logs").mkdir()
+    (workdir / "logs" / "a.jsonl").write_text("\n".join([*lines, lines[0][:-9]]) + "\n")
+    monkeypatch.setenv("OPENAI_API_KEY", "a-key-of-no-known-shape-0042")
+    (workdir / "logs" / "b.jsonl").write_text(
+        json.dumps({"tool_name": "x", "output": "a-key-of-no-known-shape-0042"}) + "\n"
+    )
+    run(command("toollog"), "--input", "logs", "--out-dir", "out", "--jobs", "2")
+    written = "".join(p.read_text() for p in sorted((workdir / "out").rglob("*")) if p.is_file())
+    assert written.count('"tool_name"') or written  # the parts and rejects were read
+    for name, _, value in [*ALL, ("env", "", "a-key-of-no-known-shape-0042")]:
+        assert value not in written, name
+    stats = json.loads((workdir / "out" / "stats.json").read_text())
+    assert stats["conversations"] == len(ALL) + 1 and stats["rejected"]["invalid_json"] == 1
+    assert stats["scrubbed"]["email"] >= 3 and stats["scrubbed"]["env_secret"] == 1
+    assert len(PERSONAL) <= sum(stats["scrubbed"].values())
 
 
 def test_rejected_lines_keep_no_credential(run, workdir: Path, monkeypatch) -> None:
     from stages.common import rejects
     from stages.ingest import command
-
-    ingest = command("toollog")
     from tests.conftest import write_lines
 
+    ingest = command("toollog")
     rejects._scrubber.cache_clear()
     monkeypatch.setenv("GAME_API_TOKEN", 'tok"en-value-42')
     bad = '{"tool_name":"deploy","arguments":{"key":"sk-proj-AbCdEfGhIjKlMnOpQrStUvWx"},'

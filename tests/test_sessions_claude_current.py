@@ -188,7 +188,9 @@ def test_the_stage_names_every_path_it_passes_over(projects: Path) -> None:
         "claude_code",
         "subagent",
     ]
-    parent = next(c for c in conversations() if c["meta"]["file"] == f"in/{PARENT}")
+    # meta.file holds the project folder with its user name replaced, as every record does
+    recorded = f"in/-home-[REDACTED:home_user]-proj/{SESSION}.jsonl"
+    parent = next(c for c in conversations() if c["meta"]["file"] == recorded)
     assert {by_agent[a]["meta"]["session_id"] for a in parent["meta"]["subagents"].values()} == {
         parent["meta"]["session_id"]
     }

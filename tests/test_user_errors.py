@@ -151,7 +151,7 @@ SECRET_CASES = [
     ("collect_discord", ["--token-env", DISCORD_SECRET], "token_env", DISCORD_SECRET),
     ("collect_discord", ["--params", "token.yaml"], "token_env", DISCORD_SECRET),
     ("discord_emojis", ["--guild", "1", "--params", "token.yaml"], "token_env", DISCORD_SECRET),
-    ("curate", ["convs.jsonl", "--secret-env", SECRET], "secret_env", SECRET),
+    ("curate", ["convs.jsonl", "--scrub", f"env=[{SECRET}]"], "scrub.env", SECRET),
 ]
 
 

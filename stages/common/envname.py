@@ -10,15 +10,14 @@ import re
 
 import click
 
-from stages.common.scrub import SECRET_PATTERNS
+from stages.common.scrub import Scrubber
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SECRET = re.compile("|".join(f"(?:{pattern})" for pattern in SECRET_PATTERNS.values()))
 
 
 def env_name_problem(value: str, key: str, example: str) -> str | None:
     """Why `value` cannot be the variable name that `key` takes, or None if it can."""
-    if NAME.fullmatch(value) and not _SECRET.search(value):
+    if NAME.fullmatch(value) and Scrubber(pii=False).text(value) == value:
         return None
     return (
         f"{key} takes the NAME of an environment variable (such as {example}), and the value "

@@ -48,6 +48,8 @@ from stages.common.parallel import ordered_map
 from stages.common.parts import Parsed, ingest_parts, part_name, read_index
 from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
+from stages.common.scrub import Scrubber, environment_secrets
+from stages.common.scrub_option import ScrubSettings
 from stages.common.stats import Stats
 from stages.sources import Adapter, SourceFile, load
 
@@ -70,6 +72,26 @@ class Run(NamedTuple):
     cache_dir: str | None
     strict: bool
     jobs: int
+    scrub: ScrubSettings
+
+
+def _scrubber(settings: ScrubSettings) -> Scrubber:
+    """One per worker and settings: records are scrubbed as they are made, before any part
+    or cache holds them."""
+    return _cached_scrubber(settings, tuple(environment_secrets(settings.env)))
+
+
+@functools.cache
+def _cached_scrubber(settings: ScrubSettings, _values: tuple[str, ...]) -> Scrubber:
+    return settings.scrubber()
+
+
+def scrubbed(settings: ScrubSettings, data: bytes) -> tuple[bytes, dict[str, int]]:
+    """JSON lines with every secret replaced, and how many of each kind."""
+    scrubber = _scrubber(settings)
+    scrubber.counts.clear()
+    lines = scrubber.lines(data)
+    return lines, {f"scrubbed.{kind}": n for kind, n in scrubber.counts.items()}
 
 
 def stats_for(adapter: Adapter) -> Stats:
@@ -135,6 +157,7 @@ class FileTask(NamedTuple):
     file: SourceFile
     options: msgspec.Struct
     context: Any  # what the adapter's `prepare` made of the options
+    scrub: ScrubSettings
 
 
 def file_tasks(
@@ -150,6 +173,7 @@ def file_tasks(
             SourceFile(str(path), provenance_path(path, root), run.max_line_bytes, notes.get(path)),
             run.options,
             context,
+            run.scrub,
         )
         for path in files
     ]
@@ -167,16 +191,30 @@ def parse_file_part(item: tuple[FileTask, Path]) -> Parsed:
     adapter = _adapter(task.source)
     assert adapter.parse_file is not None
     parsed = adapter.parse_file(task.file, task.context)
-    write_bytes_atomic(part, parsed.lines)
-    counts = {**parsed.counts, CONVERSATIONS: parsed.conversations}
-    return Parsed(parsed.conversations, len(parsed.lines), parsed.rejects, counts)
+    lines, scrub_counts = scrubbed(task.scrub, parsed.lines)
+    write_bytes_atomic(part, lines)
+    counts = {**parsed.counts, **scrub_counts, CONVERSATIONS: parsed.conversations}
+    return Parsed(parsed.conversations, len(lines), parsed.rejects, counts)
 
 
 def file_key_parts(task: FileTask) -> tuple[object, ...]:
-    """Everything besides the file's content that changes its parse."""
+    """Everything besides the file's content that changes its parse (the values of the
+    secret variables only as a hash, which cannot be turned back into them)."""
     file = task.file
     version = _adapter(task.source).version
-    return (task.source, version, file.file, file.max_line_bytes, file.note, task.options)
+    secrets = content_hash(environment_secrets(task.scrub.env))
+    return (
+        task.source,
+        version,
+        file.file,
+        file.max_line_bytes,
+        file.note,
+        task.options,
+        *(
+            task.scrub,
+            secrets,
+        ),
+    )
 
 
 def ingest_files(run: Run, tasks: list[FileTask], stats: Stats) -> None:
@@ -237,12 +275,16 @@ class SpanResult(NamedTuple):
     size: int  # bytes of input the span covered, for the progress bar
 
 
-def parse_span(task: SpanTask, *, source: str, context: Any, max_line_bytes: int) -> SpanResult:
+def parse_span(
+    task: SpanTask, *, source: str, context: Any, max_line_bytes: int, scrub: ScrubSettings
+) -> SpanResult:
     """Parse a span's lines into its part file of conversations; bad lines become rejects."""
     adapter = _adapter(source)
     assert adapter.convert is not None and adapter.line_type is not None
     convert, file = adapter.convert, task.file
     decode = LineDecoder(adapter.line_type, max_line_bytes).decode
+    scrubber = _scrubber(scrub)
+    scrubber.counts.clear()
     rejects: list[Reject] = []
     counts: Counter[str] = Counter()
     read = blank = 0
@@ -251,7 +293,7 @@ def parse_span(task: SpanTask, *, source: str, context: Any, max_line_bytes: int
         for line in read_span_lines(handle, task.item, max_line_bytes):
             read += 1
             try:
-                write(convert(decode(line), file, line.number, context, counts))
+                write(scrubber.line(convert(decode(line), file, line.number, context, counts)))
             except LineError as error:  # a blank line fails to decode too: the rare path tells
                 if line.blank:
                     blank += 1
@@ -262,6 +304,7 @@ def parse_span(task: SpanTask, *, source: str, context: Any, max_line_bytes: int
         os.unlink(task.part)  # a span of nothing but bad or blank lines leaves no part
     item = task.item
     size = item.size if isinstance(item, Oversize) else item.end - item.start
+    counts.update({f"scrubbed.{kind}": n for kind, n in scrubber.counts.items()})
     return SpanResult(written, rejects, {"read": read, "blank_lines": blank, **counts}, size)
 
 
@@ -282,6 +325,7 @@ def ingest_lines(run: Run, files: list[Path], context: Any, stats: Stats) -> Non
         source=run.adapter.name,
         context=context,
         max_line_bytes=run.max_line_bytes,
+        scrub=run.scrub,
     )
     with (
         Progress("parse", total=sum(path.stat().st_size for path in files), unit="B") as progress,

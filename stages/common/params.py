@@ -95,3 +95,40 @@ def stage_params(
         type=click.Path(dir_okay=False),
         help=f"Parameters file; options default from its `{section}` section.",
     )
+
+
+def section_option(
+    section: str, build: Callable[[dict[str, Any]], Any], error: type[Exception], example: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--<section> KEY=VALUE` (repeatable): a shared top-level section of the params file
+    (`llm`, `scrub`) with the command line's overrides, built into one validated argument.
+
+    Put it after `stage_params(...)`: that option is eager and leaves the params file in
+    `ctx.meta`, where this one finds the section. A bad value names the file it came from.
+    """
+
+    def settings(ctx: click.Context, _param: click.Parameter, overrides: tuple[str, ...]) -> Any:
+        values = dict((ctx.meta.get(PARAMS_META) or {}).get(section) or {})
+        for item in overrides:
+            key, sep, text = item.partition("=")
+            if not sep or not key:
+                raise click.BadParameter(
+                    f"expected KEY=VALUE, got {item!r}", param_hint=f"--{section}"
+                )
+            values[key.strip()] = yaml.safe_load(text)
+        try:
+            return build(values)
+        except error as problem:
+            if overrides:
+                raise click.BadParameter(str(problem), param_hint=f"--{section}") from None
+            where = ctx.meta.get(PARAMS_FILE_META, PARAMS_FILE)
+            raise click.ClickException(f"{where}: {problem}") from None
+
+    return click.option(
+        f"--{section}",
+        section,
+        multiple=True,
+        callback=settings,
+        metavar="KEY=VALUE",
+        help=f"Override a key of the `{section}` params section, e.g. --{section} {example}.",
+    )

@@ -19,13 +19,13 @@ log = logging.getLogger("logtune")
 
 @functools.cache
 def _scrubber() -> Scrubber:
-    return Scrubber(pii=False, known_values=secret_like_environment())
+    return Scrubber(known_values=secret_like_environment())
 
 
 def excerpt(data: bytes) -> str:
     """The start of a bad line, readable whatever its encoding, short enough to log.
 
-    Credentials in it are redacted here, where every excerpt is made, because
+    Credentials and personal data in it are redacted here, where every excerpt is made, because
     rejects also live in caches and DVC outputs that get pushed.
     """
     text = data[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")

@@ -1,98 +1,101 @@
-"""Secrets and personal data out of conversations, before anything is exported.
+"""Secrets and personal data out of every text, replaced by `[REDACTED:<kind>]`.
 
-Credentials are matched by the shapes their issuers give them (an OpenAI key, a
-Discord bot token, an AWS access key id, a private key block...), which finds
-them wherever they stand, with very few false alarms: a high-entropy guess would
-redact every hash and id a tool ever printed. Known secret values from the
-environment are replaced too, whatever their shape. Each match becomes
-`[REDACTED:<kind>]`, a text that is valid inside a JSON string.
+Three rule sets: gitleaks' maintained rules for provider keys (stages/common/secret_rules.py),
+our own for what people paste that is not a random key and for personal data
+(stages/common/scrub_patterns.py), and the values of the secret variables the user names.
+Records are scrubbed where they are made (docs/privacy.md); curate checks again.
 """
 
+import functools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
 
 import msgspec
 
 from schemas.conversation import Conversation, FunctionCall, Message, ToolCall
+from stages.common.scrub_patterns import PII_RULES, SECRET_RULES
+from stages.common.secret_rules import Rule, RuleSet, Span, gitleaks_rules
 
-SECRET_PATTERNS: dict[str, str] = {
-    "private_key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-    "anthropic_key": r"\bsk-ant-[A-Za-z0-9_-]{20,}",
-    "openai_key": r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-    "stripe_key": r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}",
-    "github_token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})",
-    "slack_token": r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
-    "aws_access_key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "google_api_key": r"\bAIza[0-9A-Za-z_-]{35}",
-    "discord_token": r"\b[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40}",
-    "jwt": r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
-    "bearer_token": r"(?P<bearer_token_keep>(?i:\bbearer) )[A-Za-z0-9._~+/-]{20,}=*",
-    "url_password": r"(?<=://)[^/\s:@\"'\\]+:[^/\s@\"'\\]+(?=@)",
-    "assigned_secret": (
-        r"(?P<assigned_secret_keep>(?i:\b(?:api[_-]?key|secret|password|passwd|access[_-]?token))"
-        r"[\"']?\s{0,3}[:=]\s{0,3}[\"']?)[^\s\"'\\]{8,}"
-    ),
-}
 
-PII_PATTERNS: dict[str, str] = {
-    "email": r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b",
-    "ip_address": r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b",
-}
+@functools.cache
+def own_secret_rules() -> RuleSet:
+    return RuleSet(SECRET_RULES)
 
-KINDS = (*SECRET_PATTERNS, *PII_PATTERNS, "env_secret")
-KEEP = "_keep"  # a pattern's prefix group kept in the text: `password: [REDACTED:...]`
+
+@functools.cache
+def pii_rules() -> RuleSet:
+    return RuleSet(PII_RULES)
+
+
+def known_value_rules(values: Iterable[str]) -> RuleSet:
+    """The values themselves, raw and as JSON writes them (`a"b` as `a\\"b`)."""
+    forms = sorted({form for v in values if len(v) >= 8 for form in (v, json_escaped(v))})
+    if not forms:
+        return RuleSet([])
+    pattern = re.compile("(?P<v>" + "|".join(map(re.escape, sorted(forms, key=len)[::-1])) + ")")
+    return RuleSet([(Rule("env_secret", pattern, "v", 0.0, (), spans_escapes=True), ())])
 
 
 class Scrubber:
-    """Replaces every match of the chosen patterns, counting them by kind."""
+    """Replaces every secret and piece of personal data with `[REDACTED:<kind>]`, by kind.
+
+    A replacement holds no quote or backslash and a match never spans one, so text that
+    is JSON (a record line, a tool's arguments) stays valid JSON.
+    """
 
     def __init__(
         self, *, secrets: bool = True, pii: bool = True, known_values: Iterable[str] = ()
     ) -> None:
-        patterns = {**(SECRET_PATTERNS if secrets else {}), **(PII_PATTERNS if pii else {})}
-        values = sorted(
-            {form for v in known_values if len(v) >= 8 for form in (v, json_escaped(v))},
-            key=len,
-            reverse=True,
-        )
-        if values:
-            patterns = {"env_secret": "|".join(map(re.escape, values)), **patterns}
-        branches = [f"(?P<{kind}>{pattern})" for kind, pattern in patterns.items()]
-        self._pattern = re.compile("|".join(branches)) if branches else None
+        self.rule_sets = [
+            known_value_rules(known_values),
+            *((gitleaks_rules(), own_secret_rules()) if secrets else ()),
+            *((pii_rules(),) if pii else ()),
+        ]
         self.counts: Counter[str] = Counter()
 
+    def spans(self, text: str) -> Iterator[Span]:
+        """Every match, overlaps merged: the earliest start names the kind, secrets before PII."""
+        found = sorted(
+            (
+                (span.start, order, -span.end, span)
+                for order, rules in enumerate(self.rule_sets)
+                for span in rules.spans(text)
+            ),
+        )
+        current: Span | None = None
+        for *_, span in found:
+            if current is not None and span.start < current.end:
+                current = current._replace(end=max(current.end, span.end))
+                continue
+            if current is not None:
+                yield current
+            current = span
+        if current is not None:
+            yield current
+
     def text(self, text: str | None) -> str | None:
-        if not text or self._pattern is None or not self._pattern.search(text):
+        if not text:
             return text
-        return self._pattern.sub(self._redact, text)
+        pieces, last = [], 0
+        for span in self.spans(text):
+            pieces += [text[last : span.start], f"[REDACTED:{span.kind}]"]
+            self.counts[span.kind] += 1
+            last = span.end
+        return "".join([*pieces, text[last:]]) if pieces else text
 
-    def _redact(self, match: re.Match[str]) -> str:
-        kind = match.lastgroup or "secret"
-        self.counts[kind] += 1
-        groups = match.groupdict()
-        return f"{groups.get(kind + KEEP) or ''}[REDACTED:{kind}]"
+    def line(self, line: bytes) -> bytes:
+        """A JSON line with every secret replaced inside its strings (at the door)."""
+        text = line.decode()
+        scrubbed = self.text(text)
+        return line if scrubbed is text else (scrubbed or "").encode()
 
-    def value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.value(v) for v in value]
-        if isinstance(value, dict):
-            return {k: self.value(v) for k, v in value.items()}
-        return value
+    def lines(self, data: bytes) -> bytes:
+        return b"\n".join(self.line(line) for line in data.split(b"\n"))
 
     def arguments(self, arguments: str) -> str:
-        """Scrub the values inside a JSON arguments text, keeping it valid JSON."""
-        if self._pattern is None or not self._pattern.search(arguments):
-            return arguments
-        try:
-            decoded = msgspec.json.decode(arguments)
-        except msgspec.DecodeError:
-            return self.text(arguments) or arguments
-        return msgspec.json.encode(self.value(decoded)).decode()
+        return self.text(arguments) or arguments
 
     def message(self, message: Message) -> Message:
         calls = message.tool_calls and [

@@ -77,6 +77,7 @@ class Meta(Record):
     channel_id: str | None = None
     message_ids: list[str] | None = None
     assistant_user_id: str | None = None
+    assistant_alias: str | None = None  # the persona's name in the conversation (a pseudonym)
     target_message_id: str | None = None
     alias_map: dict[str, str] | None = None
     synthetic_tool_calls: int | None = None

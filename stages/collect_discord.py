@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 
 from schemas.raw_discord_message import RawDiscordMessage
 from schemas.reject import Reject
@@ -37,6 +38,7 @@ from stages.common.input_paths import input_files, provenance_path
 from stages.common.jsonl import JsonlWriter
 from stages.common.params import stage_params
 from stages.common.rejects import RejectsWriter
+from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.source_folders import enabled, local_path, sources_option
 from stages.common.stats import Stats
 from stages.discord.api_message import from_api_message
@@ -44,6 +46,7 @@ from stages.discord.bad_message import BadMessage
 from stages.discord.channels import ChannelMessages, Window
 from stages.discord.exporter import ExportFormatError, import_export
 from stages.discord.history import HistoryError, load_history, save_history
+from stages.discord.pseudonymize import ChannelPseudonyms
 from stages.discord.rest import (
     DEFAULT_API_BASE,
     DEFAULT_TOKEN_NAME,
@@ -107,24 +110,38 @@ class Heartbeat:
         )
 
 
+_encoder = msgspec.json.Encoder()
+
+
 class ChannelWriter:
     """Writes each finished channel's file at once, cut to the window, and counts it."""
 
-    def __init__(self, folder: Path, window: Window, stats: Stats) -> None:
+    def __init__(self, folder: Path, window: Window, stats: Stats, scrub: ScrubSettings) -> None:
         self.folder = folder
         self.window = window
         self.stats = stats
+        self.scrubber = scrub.scrubber()
+        self.history_scrubber = scrub.scrubber()  # its own: `scrubbed.*` counts the channels
+        self.names = scrub.pseudonyms()
         self.speakers: dict[str, set[str]] = {}  # channel id → author ids written
 
     def write(self, channel: ChannelMessages) -> None:
+        """Users behind pseudonyms and texts scrubbed before the file holds them."""
         kept, cut = self.window.apply(channel.oldest_first())
+        if self.names is not None:
+            channel_names = ChannelPseudonyms(kept, self.names)
+            kept = [channel_names.message(message) for message in kept]
+        lines = b"".join(self.scrubber.line(_encoder.encode(m)) + b"\n" for m in kept)
         with JsonlWriter(self.folder / f"{channel.channel_id}.jsonl") as writer:
-            writer.write_all(kept)
+            writer.write_encoded(lines, len(kept))
         self.speakers[channel.channel_id] = {m.author.id for m in kept}
         self.stats.add(f"messages.{channel.channel_id}", len(kept))
         self.stats.add("written", len(kept))
         self.stats.add("outside_window", cut)
         self.stats.add("duplicates", channel.duplicates)
+
+    def count_scrubbed(self) -> None:
+        self.stats.merge({f"scrubbed.{k}": n for k, n in sorted(self.scrubber.counts.items())})
 
     def remove_stale(self) -> None:
         """Channel files of an earlier run that this run did not write."""
@@ -220,7 +237,7 @@ def fetch_rest(
     stats = writer.stats
 
     def keep(history: ChannelHistory) -> None:
-        save_history(history_dir, history)
+        save_history(history_dir, history, writer.history_scrubber.line)
         stats.add(f"pages.{history.channel_id}", history.pages)
         stats.add("fetched", history.fetched)
         stats.add("held", len(history.payloads) - history.fetched)
@@ -256,13 +273,16 @@ def fetch_rest(
         raise click.ClickException(str(error)) from error
 
 
-def check_allowed_users(speakers: dict[str, set[str]], allowed: set[str]) -> None:
-    """Warn about channels where no allowed user speaks: segment would find no assistant there."""
+def check_allowed_users(
+    speakers: dict[str, set[str]], allowed: set[str], as_written: set[str]
+) -> None:
+    """Warn about channels where no allowed user speaks: segment would find no assistant there.
+    `as_written`: the allowed ids as the files hold them (stand-ins, with pseudonyms)."""
     if speakers and not allowed:
         log.warning("allowed_users is empty: segment will take nobody as the assistant")
         return
     for channel_id in sorted(speakers, key=int):
-        if not speakers[channel_id] & allowed:
+        if not speakers[channel_id] & as_written:
             log.warning(
                 "channel %s: no message by any of allowed_users %s; segment will find "
                 "no assistant reply there",
@@ -329,6 +349,7 @@ def check_allowed_users(speakers: dict[str, set[str]], allowed: set[str]) -> Non
 )
 @sources_option
 @strict_option
+@scrub_option
 def main(
     channels: tuple[str, ...],
     allowed_users: tuple[str, ...],
@@ -342,6 +363,7 @@ def main(
     out_dir: str,
     sources: tuple[str, ...],
     strict: bool,
+    scrub: ScrubSettings,
 ) -> None:
     """Collect Discord history over REST and from DiscordChatExporter files, one JSONL a channel.
 
@@ -383,7 +405,7 @@ def main(
     window = Window(earliest, max_messages)
     with RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects:
         exported = import_exports(input_files(root, "*.json") if root else [], rejects, stats, root)
-        writer = ChannelWriter(folder, window, stats)
+        writer = ChannelWriter(folder, window, stats, scrub)
         for channel_id in sorted(set(exported) - set(channel_ids), key=int):
             writer.write(exported[channel_id])
         try:
@@ -399,9 +421,11 @@ def main(
                 fetch_rest(channel_ids, token, options, kept, held, exported, writer, rejects)
         finally:
             stats.add("channels", len(writer.speakers))
+            writer.count_scrubbed()
             stats.write(out / "stats.json")
     writer.remove_stale()
-    check_allowed_users(writer.speakers, {str(u) for u in allowed_users})
+    allowed = {str(u) for u in allowed_users}
+    check_allowed_users(writer.speakers, allowed, set(scrub.user_ids(allowed)))
     click.echo(json.dumps(stats.to_dict()), err=True)
 
 

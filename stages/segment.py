@@ -40,6 +40,7 @@ from stages.common.llm.llm_option import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter, excerpt
+from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.stats import Stats
 from stages.discord import refine as refinement
 from stages.discord.candidates import (
@@ -277,6 +278,7 @@ def refine_file(
     help="Where conversations.jsonl, rejects.jsonl, refine_failures.jsonl and stats.json go.",
 )
 @strict_option
+@scrub_option
 def main(
     input: str,
     llm: LLMSettings,
@@ -290,6 +292,7 @@ def main(
     llm_cache_dir: str,
     out_dir: str,
     strict: bool,
+    scrub: ScrubSettings,
 ) -> None:
     """Split Discord channel history into conversations that end in an allowed user's reply.
 
@@ -300,7 +303,7 @@ def main(
     setup_logging("segment")
     out = Path(out_dir)
     params = SegmentParams(
-        allowed_users=tuple(sorted({str(u) for u in allowed_users})),
+        allowed_users=scrub.user_ids(allowed_users),  # as collect_discord wrote them
         assistant_custom_emojis=tuple(sorted({str(e) for e in assistant_custom_emojis})),
         max_gap_minutes=max_gap_minutes,
         context_messages=context_messages,

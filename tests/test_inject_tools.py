@@ -9,6 +9,7 @@ import pytest
 from schemas.conversation import Conversation, Message, Meta, Tool
 from stages.collect_discord import main as collect
 from stages.common.hashing import messages_id
+from stages.common.pseudonyms import Pseudonyms
 from stages.curate import main as curate
 from stages.discord.tool_injection import (
     Injection,
@@ -202,7 +203,9 @@ def test_export_metadata_keeps_discord_provenance(workdir, run):
         meta = line["meta"]
         assert meta == injected[line["id"]]
         assert meta["channel_id"] in ("1180000000000000200", "1180000000000000300")
-        assert meta["assistant_user_id"] == "1180000000000000001"
+        # Pip, behind its pseudonym: the persona the dataset trains
+        assert meta["assistant_user_id"] == Pseudonyms("").user_id("1180000000000000001")
+        assert meta["assistant_alias"] == Pseudonyms("").name("1180000000000000001")
         assert meta["target_message_id"] == meta["message_ids"][-1]
         assert meta["synthetic_tool_calls"] in (0, 1)
     assert sum(line["meta"]["synthetic_tool_calls"] for line in lines) > 0

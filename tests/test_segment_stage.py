@@ -6,8 +6,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from stages.collect_discord import main as collect
+from stages.common.pseudonyms import Pseudonyms
 from stages.segment import main
 from tests.conftest import REPO, read_jsonl
+
+PSEUDONYMS = Pseudonyms("")  # scrub.salt's default
 
 SAMPLE_ALLOWED = [
     "--allowed-users",
@@ -62,8 +65,10 @@ def test_sample_history_segments_with_guard_counts(workdir, run):
     assert stats["system_messages"] == 2
     assert "segmented 2 channel files, 0 from cache" in result.stderr
     first = read_jsonl(Path("out/conversations.jsonl"))[0]
+    # collect_discord put everyone behind a pseudonym: Alice and Pip by their user ids
+    alice, pip = PSEUDONYMS.name("1180000000000000011"), PSEUDONYMS.name("1180000000000000001")
     assert first["messages"] == [
-        {"role": "user", "content": "Alice said:\n@Pip what's the price of dragon bones?"},
+        {"role": "user", "content": f"{alice} said:\n@{pip} what's the price of dragon bones?"},
         {
             "role": "assistant",
             "content": (

@@ -5,12 +5,14 @@ stage, and rejects' excerpts), so no output, cache, DVC remote or LLM request ho
 checks again. One section keeps every such stage on the same settings.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
 from stages.common.envname import env_name_problem
 from stages.common.params import section_option
+from stages.common.pseudonyms import Pseudonyms
 from stages.common.scrub import Scrubber, environment_secrets
 
 
@@ -18,11 +20,21 @@ class ScrubSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     secrets: bool = True  # API keys, tokens, private keys, passwords
     pii: bool = True  # e-mail, phone, IP addresses, home-directory user names
     env: tuple[str, ...] = ("DISCORD_API_TOKEN", "OPENAI_API_KEY")  # values replaced anywhere
+    salt: str = ""  # changes every Discord pseudonym at once
 
     def scrubber(self) -> Scrubber:
         return Scrubber(
             secrets=self.secrets, pii=self.pii, known_values=environment_secrets(self.env)
         )
+
+    def pseudonyms(self) -> Pseudonyms | None:
+        """Discord users behind pseudonyms: personal data, so with `pii`."""
+        return Pseudonyms(self.salt) if self.pii else None
+
+    def user_ids(self, ids: Iterable[str]) -> tuple[str, ...]:
+        """Ids as the records hold them (`allowed_users` names real people)."""
+        names = self.pseudonyms()
+        return tuple(sorted({names.user_id(i) if names else i for i in map(str, ids)}))
 
 
 def scrub_settings(values: dict[str, Any]) -> ScrubSettings:

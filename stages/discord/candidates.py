@@ -32,6 +32,7 @@ import msgspec
 from schemas.conversation import Conversation, Message, Meta
 from schemas.raw_discord_message import DiscordEmoji, RawDiscordMessage
 from stages.common.hashing import messages_id
+from stages.discord.markup import render_markup
 
 SEGMENTER_VERSION = 1  # bump when the same history and params segment differently
 GUARDS = ("consecutive_replies", "non_text", "foreign_emoji", "empty_reply", "no_context")
@@ -117,8 +118,9 @@ class Names:
 
 
 def render_text(message: RawDiscordMessage, names: Names) -> str:
-    """The message's text as a person reads it: mentions as @name, custom emoji as :name:."""
-    text = message.content
+    """The message's text as a person reads it: mentions as @name, custom emoji as :name:,
+    other markup as stages/discord/markup.py renders it."""
+    text = render_markup(message.content)
     for mention in message.mentions:
         shown = "@" + names.name(mention.id, mention.display_name, mention.name)
         text = text.replace(f"<@{mention.id}>", shown).replace(f"<@!{mention.id}>", shown)
@@ -128,7 +130,7 @@ def render_text(message: RawDiscordMessage, names: Names) -> str:
     notes = [f"[attachment: {a.filename}]" for a in message.attachments]
     notes += [f"[sticker: {s.name}]" for s in message.stickers]
     if message.forwarded_content:
-        notes.append(f"[forwarded: {message.forwarded_content}]")
+        notes.append(f"[forwarded: {render_markup(message.forwarded_content)}]")
     return "\n".join(part for part in [text.strip(), *notes] if part)
 
 
@@ -288,12 +290,13 @@ def segment_channel(
             result.counts[f"guard_rejected.{reason}"] += 1
             continue
         names = Names()
-        names.of_author(target)
+        alias = names.of_author(target)
         turns = candidate_turns(channel, context, target, names)
         base = Meta(
             file=file,
             channel_id=target.channel_id,
             assistant_user_id=target.author.id,
+            assistant_alias=alias,
             alias_map=names.alias_map(),
         )
         conversation = build_conversation(turns, base)

@@ -2,13 +2,15 @@
 
 Layout: `<folder>/<channel_id>.jsonl`. The first line is a `HistoryHeader` (the channel's
 guild and name, and `checked_from`: every message with an id at or above it is held); each
-line after it is one message payload exactly as the API sent it, key-sorted, oldest first.
+line after it is one message payload as the API sent it, key-sorted, oldest first, with its
+texts scrubbed of secrets and personal data (docs/privacy.md).
 Payloads, not converted records, are kept so that a fix in the conversion applies to the
 whole history without fetching it again. Header and messages share one file, renamed into
 place whole, so a killed run can never leave a header that claims pages the file lacks.
 The folder is a persistent DVC output: pushed and pulled with the rest of the data.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -70,7 +72,9 @@ def load_history(folder: Path, channel_id: str) -> ChannelHistory | None:
     return ChannelHistory(channel_id, header.guild_id, header.name, payloads, checked)
 
 
-def save_history(folder: Path, history: ChannelHistory) -> None:
+def save_history(folder: Path, history: ChannelHistory, scrub: Callable[[bytes], bytes]) -> None:
+    """Write the history whole, each payload's texts scrubbed (`scrub` of its JSON line):
+    the folder is pushed to DVC remotes."""
     checked = history.checked_from
     header = HistoryHeader(
         channel_id=history.channel_id,
@@ -81,4 +85,4 @@ def save_history(folder: Path, history: ChannelHistory) -> None:
     with atomic_write(history_path(folder, history.channel_id)) as handle:
         handle.write(msgspec.json.encode(header) + b"\n")
         for payload in history.payloads:
-            handle.write(canonical_json(payload) + b"\n")
+            handle.write(scrub(canonical_json(payload)) + b"\n")

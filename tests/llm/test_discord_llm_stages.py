@@ -87,6 +87,9 @@ def run_segment(run, *args: str):
         "llm_cache",
         "--allowed-users",
         BOT.id,
+        # these channel files hold real ids: as collect_discord writes them with pii off
+        "--scrub",
+        "pii=false",
         *args,
     )
     stats = json.loads(Path("out/stats.json").read_text())

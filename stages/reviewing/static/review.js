@@ -143,10 +143,10 @@ function listPanel(data, params) {
       el("tbody", {}, rows)));
 }
 
-function markSelected() {
+function markSelected(scroll) {
   document.querySelectorAll("#list tbody tr").forEach((tr, i) => {
     tr.classList.toggle("selected", i === view.selected);
-    if (i === view.selected) tr.scrollIntoView({ block: "nearest" });
+    if (scroll && i === view.selected) tr.scrollIntoView({ block: "nearest", inline: "nearest" });
   });
 }
 
@@ -378,7 +378,7 @@ function listKey(event) {
   if (event.key in moves) {
     event.preventDefault();
     view.selected = Math.max(0, Math.min(view.rows.length - 1, view.selected + moves[event.key]));
-    markSelected();
+    markSelected(true);
   } else if (event.key === "Enter") {
     openSelected();
   }

@@ -86,7 +86,7 @@ def main(
         cache=Path(cache_dir),
     )
     app = ReviewApp(paths, Path(annotations), export_system_prompt(params_file), export_format)
-    records = len(app.index.current().entries)
+    records = app.index.current().size
     server = ReviewServer(host, port, app)
     if not loopback(host):
         click.echo(

@@ -90,14 +90,14 @@ def test_index_lists_every_record_with_counts_and_is_reused(dataset: DataPaths) 
     assert negative.counts["split"] == {"dropped": 0, "train": 2}
     assert "openai: negative_without_correction" in negative.counts["refused"]
     found = catalog.select({}, "ONERROR=alert", set()).matches
-    assert [catalog.entries[n].title for n in found] == ["<img src=x onerror=alert(1)>"]
+    assert [catalog.entry(n).title for n in found] == ["<img src=x onerror=alert(1)>"]
     files = sorted(p.name for p in dataset.cache.iterdir())
     assert DatasetIndex(dataset).current().index.key == catalog.index.key  # read, not rebuilt
     assert sorted(p.name for p in dataset.cache.iterdir()) == files
     with open(dataset.curated / "dropped.jsonl", "a") as handle:
         handle.write('{"id":"gone","reason":"over_max_samples","stage":"curate"}\n')
     rebuilt = index.current()
-    assert rebuilt.index.key != catalog.index.key and len(rebuilt.entries) == 7
+    assert rebuilt.index.key != catalog.index.key and rebuilt.size == 7
     assert len(list(dataset.cache.iterdir())) == 2  # the stale index went
 
 

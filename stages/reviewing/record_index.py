@@ -24,7 +24,7 @@ from stages.common.atomic import write_bytes_atomic
 from stages.common.jsonl import record_files
 from stages.common.user_error import UserError
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 SPLITS = ("train", "validation")
 NONE = "(none)"
 TITLE_CHARS = 160
@@ -67,7 +67,7 @@ class DataPaths(msgspec.Struct, frozen=True, kw_only=True):
         ]
 
 
-class Entry(msgspec.Struct, array_like=True, frozen=True):
+class Entry(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """One listed record: what the list shows and filters on, and where the whole record is."""
 
     id: str
@@ -89,11 +89,19 @@ class Entry(msgspec.Struct, array_like=True, frozen=True):
     messages: int
 
 
-class Index(msgspec.Struct, frozen=True):
+class Index(msgspec.Struct, frozen=True, gc=False):
+    """Entries stay encoded until a page shows them: decoding 100,000 of them would cost more
+    than the whole first page may take."""
+
     key: str
     files: list[str]
-    entries: list[Entry]
-    text_starts: bytes  # int64 offsets of each entry's line in the text file, and its end
+    entries: list[msgspec.Raw]
+    keys: list[str]  # each entry's annotation key, for the hand-label filter
+    postings: dict[str, dict[str, list[int]]]  # per facet, per value: its entries, in order
+    text_starts: list[int]  # offset of each entry's line in the text file, and the end
+
+
+_entry_decoder = msgspec.msgpack.Decoder(Entry)
 
 
 class _Id(msgspec.Struct):
@@ -231,8 +239,14 @@ class _Builder:
         for text in self.texts:
             starts.append(starts[-1] + len(text) + 1)
         text = b"\n".join(self.texts) + b"\n"
-        packed = msgspec.msgpack.encode(starts)
-        return Index(key, self.files, self.entries, packed), text
+        postings: dict[str, dict[str, list[int]]] = {name: {} for name in FACETS}
+        for n, entry in enumerate(self.entries):
+            for facet, value in _facet_values(entry):
+                postings[facet].setdefault(value, []).append(n)
+        encode = msgspec.msgpack.Encoder().encode
+        entries = [msgspec.Raw(encode(entry)) for entry in self.entries]
+        keys = [entry.key for entry in self.entries]
+        return Index(key, self.files, entries, keys, postings, starts), text
 
 
 def _drop_label(dropped: Dropped) -> str:
@@ -318,25 +332,28 @@ class Catalog:
 
     def __init__(self, index: Index, text_path: Path) -> None:
         self.index = index
-        self.entries = index.entries
+        self.size = len(index.entries)
         self.text_path = text_path
-        self.starts: list[int] = msgspec.msgpack.decode(index.text_starts, type=list[int])
-        self.everything = set(range(len(self.entries)))
-        self.by_key: dict[str, list[int]] = {}
-        self.postings: dict[str, dict[str, set[int]]] = {name: {} for name in FACETS}
-        for n, entry in enumerate(self.entries):
-            self.by_key.setdefault(entry.key, []).append(n)
-            for facet, value in _facet_values(entry):
-                self.postings[facet].setdefault(value, set()).add(n)
+        self.starts = index.text_starts
+        self.everything = set(range(self.size))
+        self.postings = {
+            facet: {value: set(members) for value, members in values.items()}
+            for facet, values in index.postings.items()
+        }
+
+    def entry(self, n: int) -> Entry:
+        return _entry_decoder.decode(self.index.entries[n])
 
     def hand_labelled(self, keys: Collection[str]) -> set[int]:
-        return {n for key in keys for n in self.by_key.get(key, ())}
+        if not keys:
+            return set()
+        return {n for n, key in enumerate(self.index.keys) if key in keys}
 
     def text_matches(self, needle: str) -> set[int]:
         """Entries whose search text holds `needle`, case-insensitively."""
         wanted = " ".join(needle.lower().split()).encode()
         found: set[int] = set()
-        if not wanted or not self.entries:
+        if not wanted or not self.size:
             return found
         with open(self.text_path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=1) as text:
             at = text.find(wanted)

@@ -119,13 +119,11 @@ class ReviewApp:
         selection = self._select(catalog, query)
         annotations = self.store.all()
         start = query.page * PAGE_SIZE
-        rows = [
-            _row(n, catalog.entries[n], catalog.entries[n].key in annotations)
-            for n in selection.matches[start : start + PAGE_SIZE]
-        ]
+        shown = [(n, catalog.entry(n)) for n in selection.matches[start : start + PAGE_SIZE]]
+        rows = [_row(n, entry, entry.key in annotations) for n, entry in shown]
         return {
             "total": len(selection.matches),
-            "records": len(catalog.entries),
+            "records": catalog.size,
             "page": query.page,
             "page_size": PAGE_SIZE,
             "rows": rows,
@@ -143,9 +141,9 @@ class ReviewApp:
         return msgspec.json.decode(data, type=Conversation)
 
     def _entry(self, catalog: Catalog, n: int) -> Entry:
-        if not 0 <= n < len(catalog.entries):
-            raise UserError(f"no record number {n}: the data has {len(catalog.entries)} records")
-        return catalog.entries[n]
+        if not 0 <= n < catalog.size:
+            raise UserError(f"no record number {n}: the data has {catalog.size} records")
+        return catalog.entry(n)
 
     def record(self, n: int, export_format: str | None, query: ListQuery) -> dict[str, Any]:
         catalog = self.index.current()

@@ -60,6 +60,8 @@ class Annotation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # have been; see docs/contract.md.
     correction: str | CorrectionSpec | msgspec.UnsetType | None = UNSET
     note: str | None = None  # why, for the people who keep the file; not a label
+    # Leave the record out of the dataset: curate drops it (`excluded_by_hand`).
+    exclude: bool = False
 
 
 def load_annotations(path: str | Path, *, required: bool) -> dict[str, Annotation]:

@@ -38,7 +38,14 @@ from stages.curation.windows import Unfittable, window_id, windows
 from stages.dedupe import dedupe_key
 from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE
 
-DROP_REASONS = (*FILTER_REASONS, "duplicate", "near_duplicate", "unfittable", "over_max_samples")
+DROP_REASONS = (
+    "excluded_by_hand",
+    *FILTER_REASONS,
+    "duplicate",
+    "near_duplicate",
+    "unfittable",
+    "over_max_samples",
+)
 # Left below validate's limit for what the exports add: a chat template's framing, a system
 # prompt (export.system_prompt).
 TEMPLATE_HEADROOM = 4096
@@ -209,9 +216,10 @@ def main(
         min_quality=min_quality,
         drop_unanswered_calls=drop_unanswered_calls,
     )
-    hand_labelled = set(
-        load_annotations(annotations or default_annotations(ctx), required=annotations is not None)
+    notes = load_annotations(
+        annotations or default_annotations(ctx), required=annotations is not None
     )
+    excluded = {key for key, note in notes.items() if note.exclude}
     budget = max_tokens or default_max_tokens(ctx)
     stats = Stats(
         [
@@ -222,7 +230,7 @@ def main(
         ]
     )
     decisions, samples = first_pass(
-        inputs, stats, filters, budget, NearDuplicates(near_dup_threshold), hand_labelled
+        inputs, stats, filters, budget, NearDuplicates(near_dup_threshold), set(notes), excluded
     )
     ranked = ranking(samples, seed)
     kept = set(ranked if max_samples is None else ranked[:max_samples])
@@ -276,16 +284,22 @@ def first_pass(
     budget: int,
     copies: NearDuplicates,
     hand_labelled: set[str],
+    excluded: set[str],
 ) -> tuple[list[str | bool], list[tuple[str, Stratum]]]:
     """Per record read: a drop reason, or whether it is cut into windows; and the samples
-    (id, stratum) that the records kept give."""
+    (id, stratum) that the records kept give. A record the annotations exclude is dropped
+    before any filter looks at it."""
     decisions: list[str | bool] = []
     candidates: dict[int, tuple[int, list[str], Stratum]] = {}  # copies index → read index, …
     with Progress("pass 1 of 2", total=records_size(inputs), unit="B") as progress:
         for conversation in read_all(inputs, Conversation, progress):
             stats.add("read")
             tokens = conversation_tokens(conversation)
-            reason = drop_reason(conversation, tokens, filters)
+            reason = (
+                "excluded_by_hand"
+                if conversation.id in excluded
+                else drop_reason(conversation, tokens, filters)
+            )
             ids = [conversation.id]
             if reason is None and tokens > budget:
                 try:

@@ -15,7 +15,6 @@ lists every drop. Memory holds a MinHash signature per record, and ids.
 """
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -27,6 +26,7 @@ from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, read_all, records_size
 from stages.common.params import PARAMS_META, stage_params
 from stages.common.progress import Progress
+from stages.common.rejects import opening
 from stages.common.scrub import Scrubber
 from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.stats import Stats
@@ -49,9 +49,7 @@ DROP_REASONS = (
 # Left below validate's limit for what the exports add: a chat template's framing, a system
 # prompt (export.system_prompt).
 TEMPLATE_HEADROOM = 4096
-EXCERPT_CHARS = 160
 DEFAULT_ANNOTATIONS = "data/annotations.yaml"
-_space = re.compile(r"\s+")
 
 
 def stratum(conversation: Conversation) -> Stratum:
@@ -74,8 +72,7 @@ def excerpt(conversation: Conversation, scrubber: Scrubber) -> str:
     so that no cut secret escapes its pattern."""
     texts = [m.content for m in conversation.messages if m.content]
     users = [m.content for m in conversation.messages if m.role == "user" and m.content]
-    text = scrubber.text((users or texts or [""])[0]) or ""
-    return _space.sub(" ", text).strip()[:EXCERPT_CHARS]
+    return opening(scrubber.text((users or texts or [""])[0]) or "")
 
 
 @stage_command
@@ -176,6 +173,13 @@ def excerpt(conversation: Conversation, scrubber: Scrubber) -> str:
     help="Seed of the deterministic choice of kept and held-out samples.",
 )
 @scrub_option
+@click.option(
+    "--dropped-upstream",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A dropped.jsonl of an earlier stage (segment's guards), listed first in this one's "
+    "(repeatable).",
+)
 @click.option("--out-dir", default="data/curated", show_default=True)
 @click.pass_context
 def main(
@@ -197,6 +201,7 @@ def main(
     max_samples: int | None,
     seed: int,
     scrub: ScrubSettings,
+    dropped_upstream: tuple[str, ...],
     out_dir: str,
 ) -> None:
     """Filter, drop exact and near duplicates, cut long records into windows, cap, scrub, split.
@@ -242,6 +247,9 @@ def main(
         JsonlWriter(out / "train.jsonl") as train_out,
         JsonlWriter(out / "validation.jsonl") as validation_out,
     ):
+        for upstream in read_all(dropped_upstream, Dropped):
+            stats.add(f"dropped_upstream.{upstream.stage or 'unknown'}")
+            dropped.write(upstream)
 
         def drop(record: Conversation, reason: str) -> None:
             stats.add(f"dropped.{reason}")

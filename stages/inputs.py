@@ -28,6 +28,7 @@ from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import setup_logging, stage_command
 from stages.common.filecache import FileCache
 from stages.common.params import PARAMS_FILE, load_params
+from stages.common.scrub import private_path
 from stages.common.source_folders import SOURCES, check_sources, local_path, stage_inputs
 
 
@@ -63,13 +64,13 @@ def fingerprint(param: str, written: Any, hashes: FileCache) -> InputPath:
         )
     files = [
         InputFile(
-            path=path.name if path == root else path.relative_to(root).as_posix(),
+            path=private_path(path.name if path == root else path.relative_to(root).as_posix()),
             size=path.stat().st_size,
             sha256=hashes.digest(path),
         )
         for path in files_below(root)
     ]
-    return InputPath(param=param, path=written, files=files)
+    return InputPath(param=param, path=private_path(written), files=files)
 
 
 def stage_fingerprint(

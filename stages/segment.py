@@ -4,10 +4,12 @@ Reads:  every *.jsonl under `segment.input` (RawDiscordMessage, one file per cha
         with `refine`, the prompt prompts/segment.md.
 Writes: conversations JSONL (source "discord"), a rejects JSONL (bad raw lines),
         refine_failures.jsonl (id, reason of every refinement reply that could not be used),
-        stats (candidates, how many each guard rejected, refinement outcomes), and the LLM
-        response cache (`--llm-cache-dir`, a persistent DVC output).
+        dropped.jsonl (every candidate a guard or a refinement verdict left out: curate lists
+        them beside its own drops), stats (candidates, how many each guard rejected,
+        refinement outcomes), and the LLM response cache (`--llm-cache-dir`, a persistent DVC
+        output).
 Params: segment.input, assistant_custom_emojis, max_gap_minutes, context_messages, refine;
-        allowed_users (top level); the `llm` section.
+        allowed_users (top level, as stand-ins with scrub.pii); the `llm` section.
 
 Each channel file's segmentation is cached under the hash of its content and of the
 params, so an unchanged channel is not segmented again (stages/common/filecache.py).
@@ -39,7 +41,7 @@ from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.llm_option import llm_option
 from stages.common.params import stage_params
 from stages.common.progress import Progress
-from stages.common.rejects import RejectsWriter, excerpt
+from stages.common.rejects import RejectsWriter, excerpt, opening
 from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.stats import Stats
 from stages.discord import refine as refinement
@@ -68,7 +70,7 @@ REFINE_FAILURES = (
     "server_error",
     "connection",
 )
-CACHE_LAYOUT = 2  # of a cached FileResult: bump when its fields change
+CACHE_LAYOUT = 3  # of a cached FileResult: bump when its fields change
 
 log = logging.getLogger("logtune")
 
@@ -86,6 +88,7 @@ class FileResult(msgspec.Struct, array_like=True):
     rejects: list[Reject]
     counts: dict[str, int]
     turns: list[list[CandidateTurn]]  # each conversation's turns, for refinement
+    dropped: list[Dropped]  # candidates the guards turned down
 
 
 _unpack = msgspec.msgpack.Decoder(FileResult)
@@ -142,7 +145,9 @@ def segment_file(task: Task) -> FileResult:
     segments = segment_channel(messages, task.params, file=task.file)
     encoded = b"".join(_json.encode(c) + b"\n" for c in segments.conversations)
     counts = {"read": len(messages) + len(rejects), **segments.counts}
-    return FileResult(encoded, len(segments.conversations), rejects, counts, segments.turns)
+    return FileResult(
+        encoded, len(segments.conversations), rejects, counts, segments.turns, segments.dropped
+    )
 
 
 def cached_result(task: Task, cache: FileCache | None) -> tuple[FileResult, bool]:
@@ -165,7 +170,8 @@ def cached_result(task: Task, cache: FileCache | None) -> tuple[FileResult, bool
 
 class Refined(NamedTuple):
     conversations: list[Conversation]
-    failures: list[Dropped]
+    failures: list[Dropped]  # kept as cut: the model's reply was unusable
+    dropped: list[Dropped]  # left out on the model's verdict
     counts: dict[str, int]
 
 
@@ -183,7 +189,7 @@ def refine_file(
         heuristic=segment_task.offline,
     )
     llm_stats.add(stats)
-    refined = Refined([], [], {})
+    refined = Refined([], [], [], {})
 
     def count(key: str, n: int = 1) -> None:
         refined.counts[key] = refined.counts.get(key, 0) + n
@@ -206,6 +212,17 @@ def refine_file(
         kept, outcome = refinement.refine(conversation, candidate, verdict)
         if kept is None:
             count(f"refine_dropped.{outcome}")
+            users = [m.content for m in conversation.messages if m.role == "user" and m.content]
+            refined.dropped.append(
+                Dropped(
+                    id=conversation.id,
+                    reason=f"refine_dropped:{outcome}",
+                    file=conversation.meta.file,
+                    source="discord",
+                    stage="segment",
+                    excerpt=opening(users[0] if users else ""),
+                )
+            )
             continue
         count(f"refine.{outcome}")
         count("refine.turns_left_out", len(candidate) - len(kept.meta.message_ids or ()))
@@ -275,7 +292,8 @@ def refine_file(
     "--out-dir",
     default="data/discord/segmented",
     show_default=True,
-    help="Where conversations.jsonl, rejects.jsonl, refine_failures.jsonl and stats.json go.",
+    help="Where conversations.jsonl, rejects.jsonl, refine_failures.jsonl, dropped.jsonl and "
+    "stats.json go.",
 )
 @strict_option
 @scrub_option
@@ -329,6 +347,7 @@ def main(
     with (
         JsonlWriter(out / "conversations.jsonl") as writer,
         JsonlWriter(out / "refine_failures.jsonl") as failures,
+        JsonlWriter(out / "dropped.jsonl") as dropped,
         RejectsWriter(out / "rejects.jsonl", stats, strict=strict) as rejects,
         Progress("channels", total=len(files), unit="channels") as progress,
     ):
@@ -339,12 +358,14 @@ def main(
             stats.merge({k: n for k, n in result.counts.items() if k != "conversations"})
             for reject in result.rejects:
                 rejects.add(reject)
+            dropped.write_all(result.dropped)
             if not refine:
                 writer.write_encoded(result.lines, result.count)
                 continue
             refined = refine_file(result, llm, llm_cache_dir, llm_stats)
             writer.write_all(refined.conversations)
             failures.write_all(refined.failures)
+            dropped.write_all(refined.dropped)
             stats.merge(refined.counts)
         stats.add("conversations", writer.count)
     if store is not None:

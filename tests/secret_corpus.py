@@ -75,7 +75,7 @@ PERSONAL: list[tuple[str, str, str]] = [
     ("email", "mail zoe.public@example.org today", "zoe.public@example.org"),
     ("phone", "call +1 415-555-0137 after six", "415-555-0137"),
     ("phone_parens", "or (415) 555-0199", "555-0199"),
-    ("ipv4", "ssh dana@192.168.2.25 -p 22", "192.168.2.25"),
+    ("ipv4", "ssh ops@192.168.2.25 -p 22", "192.168.2.25"),
     ("ipv6", "bound to 2001:db8:85a3::8a2e:370:7334 ok", "2001:db8:85a3::8a2e:370:7334"),
     ("home_linux", "cd /home/dana/webapp && ls", "/home/dana"),
     ("home_mac", "open /Users/zoepublic/notes.md", "zoepublic"),

@@ -129,3 +129,27 @@ def test_without_allowed_users_nothing_is_a_target(workdir, run):
     result = run(main, "--input", "collected/channels", "--out-dir", "out", "--no-cache")
     assert "allowed_users is empty: no message can be a target reply" in result.stderr
     assert Path("out/conversations.jsonl").read_bytes() == b""
+
+
+def test_every_guard_rejection_is_listed_and_curate_shows_it(workdir, run):
+    from stages.curate import main as curate
+    from tests.records import conversation, write_conversations
+
+    collected(workdir)
+    segment(run)
+    stats = json.loads(Path("out/stats.json").read_text())
+    dropped = read_jsonl(Path("out/dropped.jsonl"))
+    by_reason: dict[str, int] = {}
+    for entry in dropped:
+        guard = entry["reason"].removeprefix("guard_rejected:")
+        by_reason[guard] = by_reason.get(guard, 0) + 1
+        assert entry["stage"] == "segment" and entry["source"] == "discord"
+        assert entry["file"].startswith("collected/channels/") and entry["excerpt"]
+    assert by_reason == {k: n for k, n in stats["guard_rejected"].items() if n}
+    assert {"Sure, one sec"} <= {entry["excerpt"] for entry in dropped}
+    write_conversations(Path("c.jsonl"), [conversation("hi"), conversation("hi")])
+    run(curate, "c.jsonl", "--out-dir", "cur", "--dropped-upstream", "out/dropped.jsonl")
+    listed = read_jsonl(Path("cur/dropped.jsonl"))
+    assert listed[: len(dropped)] == dropped and listed[-1]["reason"] == "duplicate"
+    curated = json.loads(Path("cur/stats.json").read_text())
+    assert curated["dropped_upstream"] == {"segment": len(dropped)}

@@ -16,6 +16,8 @@ from click.testing import CliRunner, Result
 
 from schemas.claude_code_record import SKIPPED_TYPES
 from stages.common.jsonl import Line, iter_lines, part_files
+from stages.common.parts import part_name
+from stages.common.scrub import private_path
 from stages.ingest import command
 from stages.sources.sessions.claude_code import COUNT_KEYS, parse_transcript
 from stages.sources.sessions.threads import SessionParams
@@ -175,12 +177,17 @@ def test_the_stage_names_every_path_it_passes_over(projects: Path) -> None:
         "unrecognised": 0,
         "empty": 0,
     }
-    assert sorted(p.name for p in part_files(OUT / "conversations")) == [
-        "-home-ann-other%2Fs2.jsonl",  # a linked project folder is read
-        f"{PROJECT}%2F{SESSION}%2Fsubagents%2Fagent-a4f2.jsonl",
-        f"{PROJECT}%2F{SESSION}%2Fsubagents%2Fagent-b7c9.jsonl",
-        f"{PROJECT}%2F{SESSION}.jsonl",
-    ]
+    # a part is named by its input's path, with the home folder's user name replaced
+    assert sorted(p.name for p in part_files(OUT / "conversations")) == sorted(
+        part_name(private_path(path))
+        for path in (
+            "-home-ann-other/s2.jsonl",  # a linked project folder is read
+            f"{PROJECT}/{SESSION}/subagents/agent-a4f2.jsonl",
+            f"{PROJECT}/{SESSION}/subagents/agent-b7c9.jsonl",
+            f"{PROJECT}/{SESSION}.jsonl",
+        )
+    )
+    assert not [p for p in part_files(OUT / "conversations") if "ann" in p.name]
     by_agent = {c["meta"].get("agent_id"): c for c in conversations()}
     assert by_agent["a4f2"]["labels"]["tags"] == ["agent:Explore", "claude_code", "subagent"]
     assert by_agent["b7c9"]["labels"]["tags"] == [

@@ -27,6 +27,11 @@ Stamp = tuple[int, int, int]  # size, mtime_ns, inode: a file changed when its s
 Index = dict[str, tuple[int, int, int, str]]
 
 
+def _path_key(path: Path) -> str:
+    """The index names a file by a hash of its absolute path: a path holds the user's name."""
+    return hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32]
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -52,12 +57,12 @@ class FileCache:
         """The file's stamp now, and its sha256 if the file is unchanged since it was hashed."""
         stat = path.stat()
         stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        known = self._index.get(os.path.abspath(path))
+        known = self._index.get(_path_key(path))
         return stamp, known[3] if known and known[:3] == stamp else None
 
     def remember(self, path: Path, stamp: Stamp, sha: str) -> None:
         """Keep a sha256 computed (maybe elsewhere) for the file as it was at `stamp`."""
-        self._index[os.path.abspath(path)] = (*stamp, sha)
+        self._index[_path_key(path)] = (*stamp, sha)
         self._dirty = True
 
     def digest(self, path: Path) -> str:

@@ -48,7 +48,8 @@ from stages.common.parallel import ordered_map
 from stages.common.parts import Parsed, ingest_parts, part_name, read_index
 from stages.common.progress import Progress
 from stages.common.rejects import RejectsWriter
-from stages.common.scrub import Scrubber, environment_secrets
+from stages.common.rejects import scrubbed as scrubbed_reject
+from stages.common.scrub import Scrubber, environment_secrets, private_path
 from stages.common.scrub_option import ScrubSettings
 from stages.common.stats import Stats
 from stages.sources import Adapter, SourceFile, load
@@ -168,7 +169,9 @@ def file_tasks(
     tasks = [
         FileTask(
             str(path),
-            part_name(path.name if path == root else path.relative_to(root).as_posix()),
+            part_name(
+                private_path(path.name if path == root else path.relative_to(root).as_posix())
+            ),
             run.adapter.name,
             SourceFile(str(path), provenance_path(path, root), run.max_line_bytes, notes.get(path)),
             run.options,
@@ -194,7 +197,8 @@ def parse_file_part(item: tuple[FileTask, Path]) -> Parsed:
     lines, scrub_counts = scrubbed(task.scrub, parsed.lines)
     write_bytes_atomic(part, lines)
     counts = {**parsed.counts, **scrub_counts, CONVERSATIONS: parsed.conversations}
-    return Parsed(parsed.conversations, len(lines), parsed.rejects, counts)
+    rejects = [scrubbed_reject(reject) for reject in parsed.rejects]  # the index keeps them
+    return Parsed(parsed.conversations, len(lines), rejects, counts)
 
 
 def file_key_parts(task: FileTask) -> tuple[object, ...]:

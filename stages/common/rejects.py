@@ -2,13 +2,14 @@
 
 import functools
 import logging
+import re
 from pathlib import Path
 
 import msgspec
 
 from schemas.reject import Reject
 from stages.common.jsonl import JsonlWriter
-from stages.common.scrub import Scrubber, secret_like_environment
+from stages.common.scrub import Scrubber, private_path, secret_like_environment
 from stages.common.stats import Stats
 from stages.common.user_error import UserError
 
@@ -32,6 +33,26 @@ def excerpt(data: bytes) -> str:
     return _scrubber().text(text[:EXCERPT_CHARS]) or ""
 
 
+_space = re.compile(r"\s+")
+OPENING_CHARS = 160
+
+
+def opening(text: str) -> str:
+    """A dropped record's excerpt: the start of an already scrubbed text, on one line."""
+    return _space.sub(" ", text).strip()[:OPENING_CHARS]
+
+
+def scrubbed(reject: Reject) -> Reject:
+    """The reject as outputs and caches may hold it: its file name and texts scrubbed."""
+    scrub = _scrubber().text
+    return msgspec.structs.replace(
+        reject,
+        file=private_path(reject.file),
+        message=scrub(reject.message) or "",
+        excerpt=scrub(reject.excerpt) or "",
+    )
+
+
 def describe(reject: Reject) -> str:
     return f"{reject.file}:{reject.line}: {reject.reason}: {reject.message}"
 
@@ -53,10 +74,7 @@ class RejectsWriter(JsonlWriter):
 
     def add(self, reject: Reject) -> None:
         """Count, log and keep a reject, with any credential in its text redacted first."""
-        scrub = _scrubber().text
-        reject = msgspec.structs.replace(
-            reject, message=scrub(reject.message) or "", excerpt=scrub(reject.excerpt) or ""
-        )
+        reject = scrubbed(reject)
         if self.strict:
             raise UserError(describe(reject))
         if self.count < self.log_limit:

@@ -7,6 +7,7 @@ Records are scrubbed where they are made (docs/privacy.md); curate checks again.
 """
 
 import functools
+import hashlib
 import os
 import re
 from collections import Counter
@@ -125,6 +126,21 @@ class Scrubber:
                 correction=labels.correction and self.message(labels.correction),
             ),
         )
+
+
+@functools.cache
+def _path_scrubber() -> Scrubber:
+    return Scrubber(secrets=False)
+
+
+def private_path(path: str) -> str:
+    """A path as an output may name it (a part's name, an input's fingerprint, a reject's
+    file): personal data such as the user name of a home folder (`-home-dana-app/`)
+    replaced, and then a hash of the original appended, so two users' files keep two names."""
+    scrubbed = _path_scrubber().text(path) or path
+    if scrubbed == path:
+        return path
+    return f"{scrubbed}~{hashlib.sha256(path.encode()).hexdigest()[:12]}"
 
 
 def json_escaped(value: str) -> str:

@@ -115,7 +115,7 @@ SECRET_RULES: list[tuple[Rule, tuple[str, ...]]] = [
         "private_key",
         r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?P<v>"
         r"(?:(?:\\+[nr]|[\r\n])*[A-Za-z-]+: [^\\\r\n\"]*)*"  # headers of an encrypted key
-        r"(?:\\+[nr]|[\r\n]|[A-Za-z0-9+/=])*"
+        r"(?:\\+[nr]|[\r\n]| (?=[A-Za-z0-9+/=]{16})|[A-Za-z0-9+/=])*"  # lines joined by spaces
         r"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)?)",
         ("-----begin",),
         spans_escapes=True,

@@ -31,7 +31,9 @@ import msgspec
 
 from schemas.conversation import Conversation, Message, Meta
 from schemas.raw_discord_message import DiscordEmoji, RawDiscordMessage
+from schemas.reject import Dropped
 from stages.common.hashing import messages_id
+from stages.common.rejects import opening
 from stages.discord.markup import render_markup
 
 SEGMENTER_VERSION = 1  # bump when the same history and params segment differently
@@ -64,6 +66,7 @@ class CandidateTurn(msgspec.Struct, frozen=True, array_like=True):
 @dataclass
 class ChannelSegments:
     conversations: list[Conversation] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)  # candidates a guard turned down
     turns: list[list[CandidateTurn]] = field(default_factory=list)  # each conversation's
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -271,6 +274,18 @@ def build_conversation(turns: list[CandidateTurn], base: Meta) -> Conversation |
     )
 
 
+def guard_dropped(target: RawDiscordMessage, guard: str, file: str | None) -> Dropped:
+    """A candidate reply a guard turned down, by its message id, readable beside curate's drops."""
+    return Dropped(
+        id=target.id,
+        reason=f"guard_rejected:{guard}",
+        file=file,
+        source="discord",
+        stage="segment",
+        excerpt=opening(render_text(target, Names())),
+    )
+
+
 def segment_channel(
     messages: list[RawDiscordMessage], params: SegmentParams, *, file: str | None = None
 ) -> ChannelSegments:
@@ -288,6 +303,7 @@ def segment_channel(
         reason = channel.guard(index, context)
         if reason is not None:
             result.counts[f"guard_rejected.{reason}"] += 1
+            result.dropped.append(guard_dropped(target, reason, file))
             continue
         names = Names()
         alias = names.of_author(target)
@@ -302,6 +318,7 @@ def segment_channel(
         conversation = build_conversation(turns, base)
         if conversation is None:  # only assistant turns before it: no_context, said otherwise
             result.counts["guard_rejected.no_context"] += 1
+            result.dropped.append(guard_dropped(target, "no_context", file))
             continue
         result.conversations.append(conversation)
         result.turns.append(turns)

@@ -167,6 +167,7 @@ class OpenAIEmulator:
         self.counts: Counter[str] = Counter()
         self.by_message: Counter[str] = Counter()
         self.request_log: list[tuple[float, str, str]] = []  # (monotonic time, endpoint, text)
+        self.bodies: list[bytes] = []  # every JSON request body as it arrived, for privacy scans
         self.in_flight = 0
         self.max_in_flight = 0
         self.finishes_abandoned = False
@@ -206,8 +207,16 @@ class OpenAIEmulator:
         """Arrival times of the chat requests whose last user message is `text`."""
         return [t for t, endpoint, m in self.request_log if endpoint == "chat" and m == text]
 
+    @web.middleware
+    async def _keep_body(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.content_type == "application/json":  # uploads are kept in `files`
+            body = await request.read()  # aiohttp keeps it: the handler reads it again
+            with self._lock:
+                self.bodies.append(body)
+        return await handler(request)
+
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=256 * 1024**2)
+        app = web.Application(client_max_size=256 * 1024**2, middlewares=[self._keep_body])
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/moderations", self._moderations)
         app.router.add_post("/v1/files", self._upload)

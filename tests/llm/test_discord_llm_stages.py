@@ -139,6 +139,11 @@ def test_refinement_applies_the_models_verdicts(run, workdir, emulator):
     assert read_jsonl(Path("out/refine_failures.jsonl")) == [
         {"id": records[3]["id"], "reason": "segment:invalid_json", "file": "channels/500.jsonl"}
     ]
+    assert sorted(d["reason"] for d in read_jsonl(Path("out/dropped.jsonl"))) == [
+        "guard_rejected:non_text",
+        "refine_dropped:incoherent",
+        "refine_dropped:target_guarded",
+    ]
     # the unusable reply was not cached: the next run asks for it alone, then nothing
     emulator.faults.clear()
     before = emulator.counts["chat"]

@@ -61,9 +61,13 @@ class Rule(NamedTuple):
     allowlists: tuple[Allowlist, ...]
     accept: Callable[[re.Match[str]], bool] | None = None
     spans_escapes: bool = False  # the secret may hold JSON escapes (`\n` in a key block)
+    names_before: bool = False  # the match starts with the identifier ending at its keyword
 
-    def spans(self, text: str, allow: Allowlist) -> Iterator[Span]:
-        for match in self.pattern.finditer(text):
+    def spans(
+        self, text: str, allow: Allowlist, lo: int = 0, hi: int | None = None
+    ) -> Iterator[Span]:
+        """Matches within text[lo:hi] (lookbehinds still see before `lo`)."""
+        for match in self.pattern.finditer(text, lo, len(text) if hi is None else hi):
             group = self.secret_group if self.secret_group is not None else _first_group(match)
             start, end = match.span(group)
             secret = match.group(group) or ""
@@ -74,10 +78,38 @@ class Rule(NamedTuple):
             if not secret or shannon_entropy(secret) < self.entropy:
                 continue
             whole = match.group(0)
+            if self.names_before:
+                whole = _identifier_before(text, match.start()) + whole
             if allow.allows(secret, whole) or any(a.allows(secret, whole) for a in self.allowlists):
                 continue
             if self.accept is None or self.accept(match):
                 yield Span(start, end, self.kind)
+
+
+# A rule with keywords runs on the text around each of them: the identifier before the
+# keyword and the value after it fit (values run to 150 characters in gitleaks' rules).
+WINDOW_BEFORE = 80
+WINDOW_AFTER = 400
+_IDENTIFIER_END = re.compile(r"[\w.-]{1,50}\Z")
+# gitleaks starts many rules with the identifier that ends in their keyword (`db_api_key`),
+# a lazy prefix tried at every position: 96 such rules made scrubbing 50 times slower. The
+# rules run without it, and the identifier is read back for the allowlists that look at it.
+_IDENTIFIER_PREFIX = r"[\w.-]{0,50}?"
+
+
+def _identifier_before(text: str, start: int) -> str:
+    found = _IDENTIFIER_END.search(text, max(0, start - 50), start)
+    return found.group() if found else ""
+
+
+def without_identifier_prefix(go_regex: str) -> tuple[str, bool]:
+    """The rule's regex without its leading identifier, and whether it had one."""
+    flags = "(?i)" if go_regex.startswith("(?i)") else ""
+    body = go_regex.removeprefix(flags)
+    for opening in ("", "(?i:"):
+        if body.startswith(opening + _IDENTIFIER_PREFIX):
+            return flags + opening + body[len(opening + _IDENTIFIER_PREFIX) :], True
+    return go_regex, False
 
 
 def _first_group(match: re.Match[str]) -> int:
@@ -142,29 +174,64 @@ class RuleSet:
             if not words:
                 self.always.append(index)
         for word, indexes in by_keyword.items():
-            self.keywords.add_word(word, tuple(indexes))
+            self.keywords.add_word(word, (tuple(indexes), len(word)))
         if by_keyword:
             self.keywords.make_automaton()
         self.kinds = tuple(dict.fromkeys(rule.kind for rule in self.rules))
 
     def spans(self, text: str) -> Iterator[Span]:
-        """Where each rule whose keyword occurs in the text finds its kind."""
-        chosen = set(self.always)
-        if self.keywords.kind == ahocorasick.AHOCORASICK:
-            for _, indexes in self.keywords.iter(text.lower()):
-                chosen.update(indexes)
-        for index in sorted(chosen):
+        """Where each rule finds its kind: a rule with keywords only near where they occur."""
+        for index in self.always:
             yield from self.rules[index].spans(text, self.allow)
+        if self.keywords.kind != ahocorasick.AHOCORASICK:
+            return
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a character whose lower case is longer: look everywhere
+            near: dict[int, list[tuple[int, int]]] = {}
+            for _, (indexes, _size) in self.keywords.iter(lowered):
+                near.update({i: [(0, len(text))] for i in indexes})
+        else:
+            near = {}
+            for end, (indexes, size) in self.keywords.iter(lowered):
+                window = (max(0, end + 1 - size - WINDOW_BEFORE), end + 1 + WINDOW_AFTER)
+                for index in indexes:
+                    near.setdefault(index, []).append(window)
+        for index in sorted(near):
+            yield from self._near(self.rules[index], text, near[index])
+
+    def _near(self, rule: Rule, text: str, windows: list[tuple[int, int]]) -> Iterator[Span]:
+        """The rule's matches in the merged windows; a match that reaches a window's end may
+        go on past it, so that window is searched again to the end of the text."""
+        if rule.spans_escapes:  # a key block runs on for thousands of characters
+            windows = [(windows[0][0], len(text))]
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(windows):
+            end = min(end, len(text))
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        seen: set[Span] = set()
+        for lo, hi in merged:
+            found = list(rule.spans(text, self.allow, lo, hi))
+            if hi < len(text) and any(span.end >= hi for span in found):
+                found = list(rule.spans(text, self.allow, lo))
+            for span in found:
+                if span not in seen:
+                    seen.add(span)
+                    yield span
 
 
 def gitleaks_rule(entry: dict[str, Any]) -> Rule:
     allowlists = (_allowlist(a) for a in entry.get("allowlists", ()))
+    regex, names_before = without_identifier_prefix(entry["regex"])
     return Rule(
         entry["id"].replace("-", "_"),
-        python_regex(entry["regex"]),
+        python_regex(regex),
         entry.get("secretGroup"),
         float(entry.get("entropy", 0)),
         tuple(a for a in allowlists if a is not None),
+        names_before=names_before,
     )
 
 

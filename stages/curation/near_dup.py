@@ -22,9 +22,13 @@ CANDIDATE_RECALL = 0.99  # chance that a pair exactly at the threshold is looked
 
 
 def signature_text(conversation: Conversation) -> str:
-    """What is compared: every text, tool name and arguments, case and spacing folded."""
+    """What is compared: every text, tool name and arguments, case and spacing folded. The
+    system prompt is left out: instructions shared by a whole set of examples (every
+    `synthesize` session has the same) would make unrelated examples look alike."""
     parts: list[str] = []
     for message in conversation.messages:
+        if message.role == "system":
+            continue
         parts.append(normalize_text(message.content))
         for call in message.tool_calls or ():
             parts.append(f"{call.function.name} {normalize_text(call.function.arguments)}")

@@ -43,7 +43,7 @@ def chosen_families(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @stage_command
-@stage_params(SOURCE, top_level=("sources",))
+@stage_params(SOURCE, top_level=("sources",), read_elsewhere=("augment",))
 @click.option(
     "--n-examples",
     type=click.IntRange(min=0),

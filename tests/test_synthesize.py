@@ -6,7 +6,10 @@ exit status the next prompt shows. It knows nothing of how the families built it
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -312,3 +315,15 @@ def test_a_report_the_schema_refuses_is_a_reject(run, workdir: Path, monkeypatch
     assert rejects[0]["message"] == "0/summary: '' should be non-empty"
     stats = json.loads((out / "stats.json").read_text())
     assert stats["conversations"] == 1 and stats["rejected"]["invalid_report"] == 2
+
+
+def test_same_bytes_whatever_the_hash_seed_of_the_process(tmp_path: Path) -> None:
+    """No set or dict order leaks into the output: two processes with other string hashes."""
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        command = [sys.executable, "-m", "stages.synthesize", "--n-examples", "60"]
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([*command, "--out-dir", str(out)], check=True, env=env, capture_output=True)
+        outputs.append((out / "conversations/000000000.jsonl").read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 60

@@ -3,7 +3,7 @@
 from random import Random
 
 from stages.synthesis.episode import Episode, blocker, code, success
-from stages.synthesis.scenario_details import World, day, home_dir, pick, short_sha
+from stages.synthesis.scenario_details import World, clock, day, home_dir, pick, short_sha
 from stages.synthesis.terminal import Step, bold, green, red, yellow
 
 COLUMNS = ("currency", "status", "customer_id", "shipped_at", "tax_rate", "external_ref", "locale")
@@ -93,15 +93,21 @@ def database_migration_error(rng: Random, w: World) -> Episode:
     )
 
 
+def migration_stamp(rng: Random, year: int) -> str:
+    """A Laravel migration's date and time prefix, `2026_03_05_221740`."""
+    return (
+        f"{day(rng, year).replace('-', '_')}_{clock(rng).replace(':', '')}{rng.randint(0, 59):02d}"
+    )
+
+
 def mysql_laravel_migration(rng: Random, w: World) -> Episode:
     cwd = f"/var/www/{w.project}"
-    stamp = f"2026_{rng.randint(1, 12):02d}_{rng.randint(1, 28):02d}_{rng.randint(100000, 235959)}"
+    stamp = migration_stamp(rng, 2026)
     table = rng.choice(TABLES)
     name = f"{stamp}_create_{table}_table"
     pending = [f"{stamp}_add_index_to_{t}_table" for t in pick(rng, TABLES, rng.randint(0, 2))]
     ran = sorted(
-        f"{day(rng, rng.randint(2022, 2025)).replace('-', '_')}_{rng.randint(100000, 235959)}"
-        f"_{verb}_{t}_table"
+        f"{migration_stamp(rng, rng.randint(2022, 2025))}_{verb}_{t}_table"
         for verb, t in zip(
             rng.choices(["create", "add_status_to", "add_index_to", "alter"], k=len(TABLES)),
             pick(rng, TABLES, rng.randint(2, 6)),
@@ -405,15 +411,16 @@ def database_backup_verification(rng: Random, w: World) -> Episode:
     dump = f"{db}-{today}.dump"
     size = f"{rng.randint(120, 990)}M"
     entries = rng.randint(150, 900)
-    earlier = "\n".join(
-        (
-            f"-rw-r--r-- 1 postgres postgres {rng.randint(100, 990)}M {when[5:7]}/{when[8:]} "
-            f"02:{rng.randint(10, 59)} {db}-{when}.dump"
-        )
-        for when in sorted(day(rng) for _ in range(rng.randint(1, 4)))
+    days = sorted({day(rng) for _ in range(rng.randint(1, 4))} - {today})
+    earlier = [(when, rng.randint(100, 990)) for when in days if when < today]
+    listing = "\n".join(
+        f"-rw-r--r-- 1 postgres postgres {megabytes}M {when[5:7]}/{when[8:]} "
+        f"02:{rng.randint(10, 59)} {db}-{when}.dump"
+        for when, megabytes in earlier
     )
+    total = sum(megabytes for _, megabytes in earlier) / 1024
     steps = [
-        Step("ls -lh", f"total {rng.randint(1, 9)}.{rng.randint(0, 9)}G\n{earlier}", 0, cwd),
+        Step("ls -lh", f"total {total:.1f}G\n{listing}", 0, cwd),
         Step(f"pg_dump -Fc -d {db} -f {dump}", "", 0, cwd),
         Step(
             f"ls -lh {dump}",

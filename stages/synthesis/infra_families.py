@@ -149,9 +149,10 @@ def kubernetes_rbac_denied(rng: Random, w: World) -> Episode:
     verb, resource, group = rng.choice(RBAC_VERBS)
     manifest = f"k8s/{resource}.yaml"
     pods = rng.randint(2, 9)
+    replica_set = f"{rng.getrandbits(40):010x}"  # the pods of one deployment share it
     pod_lines = "\n".join(
         (
-            f"{w.project}-{short_sha(rng)}-{short_sha(rng)[:5]}   1/1     "
+            f"{w.project}-{replica_set}-{short_sha(rng)[:5]}   1/1     "
             f"Running   {rng.randint(0, 3)}          {rng.randint(1, 20)}d"
         )
         for _ in range(pods)
@@ -162,8 +163,10 @@ def kubernetes_rbac_denied(rng: Random, w: World) -> Episode:
         if verb in ("create", "patch")
         else f"kubectl delete pod -l app={w.project} -n {namespace}"
     )
+    when = f'error when creating "{manifest}": ' if verb in ("create", "patch") else ""
+    qualified = f"{resource}.{group}" if group else resource
     denial = red(
-        f"Error from server (Forbidden): {resource} is forbidden: User "
+        f"Error from server (Forbidden): {when}{qualified} is forbidden: User "
         f'"{account}" cannot {verb} resource "{resource}" {group_text} '
         f'in the namespace "{namespace}"'
     )

@@ -375,7 +375,9 @@ def go_compile_errors(rng: Random, w: World) -> Episode:
                 packages,
             )
         ]
+        edited = f" {file.removeprefix('./')} | {rng.randint(1, 12)} {green('+')}{red('-')}"
         steps += [
+            Step("git diff --stat", f"{edited}\n 1 file changed", 0, cwd, w.branch),
             Step(build, "", 0, cwd, w.branch),
             Step("go test ./...", "\n".join(lines), 0, cwd, w.branch),
         ]
@@ -596,7 +598,8 @@ def webpack_slowness(rng: Random, w: World) -> Episode:
     size = rng.randint(900, 4800)
     build = rng.choice(["npm run build", "yarn build", "npx webpack --mode production"])
     over = rng.random() < 0.5
-    head = f"> {w.project}@{version(rng, (1, 3))} build\n> webpack --mode production\n\n"
+    script = f"> {w.project}@{version(rng, (1, 3))} build\n> webpack --mode production\n\n"
+    head = "" if build.startswith("npx") else script  # npm and yarn echo the script first
     assets = f"asset {bold_green(asset)} {size} KiB [emitted] [minimized] [big] (name: main)"
     if over:
         out = (

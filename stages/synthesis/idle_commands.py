@@ -34,9 +34,11 @@ def _ls(rng: Random, w: World) -> str:
 
 def _uptime(rng: Random, w: World) -> str:
     loads = ", ".join(f"{rng.uniform(0, 4):.2f}" for _ in range(3))
+    users = rng.randint(1, 6)
+    who = "1 user" if users == 1 else f"{users} users"
     return (
         f" {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d} up "
-        f"{rng.randint(1, 300)} days, {rng.randint(1, 6)} users,  load average: {loads}"
+        f"{rng.randint(1, 300)} days, {who},  load average: {loads}"
     )
 
 

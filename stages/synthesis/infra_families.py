@@ -56,11 +56,14 @@ def docker_build_failure(rng: Random, w: World) -> Episode:
     instruction, error, cause, owner = rng.choice(DOCKER_FAILURES)
     total = rng.randint(8, 14)
     failing = rng.randint(3, total - 2)
-    base = rng.choice(
-        ["python:3.12-slim", "node:20-alpine", "debian:bookworm-slim", "python:3.11-slim"]
-    )
+    bases = {
+        "pip": ("python:3.12-slim", "python:3.11-slim"),
+        "npm": ("node:20-alpine", "node:18-slim"),
+    }
+    kind = next((k for k in bases if k in instruction), None)
+    base = rng.choice(bases[kind] if kind else ("debian:bookworm-slim", "python:3.12-slim"))
     lines = [
-        f"[+] Building {seconds(rng, 5, 120)}s (9/{total}) docker:default",
+        f"[+] Building {seconds(rng, 5, 120)}s ({failing}/{total}) docker:default",
         f" => [internal] load build definition from Dockerfile{' ' * 20}0.0s",
         f" => [1/{total}] FROM docker.io/library/{base}{' ' * 10}1.2s",
         f" => {red('ERROR')} [{failing}/{total}] {instruction}",
@@ -77,7 +80,7 @@ def docker_build_failure(rng: Random, w: World) -> Episode:
     ]
     steps = [Step(build, "\n".join(lines), 1, cwd, w.branch)]
     if rng.random() < 0.4:
-        digest = f"sha256:{rng.getrandbits(64):016x}"
+        digest = f"sha256:{rng.getrandbits(256):064x}"
         done = (
             f"[+] Building {seconds(rng, 20, 200)}s ({total}/{total}) FINISHED\n"
             f" => exporting to image\n => => writing image {digest}\n => => "

@@ -245,16 +245,22 @@ def python_version_mismatch(rng: Random, w: World) -> Episode:
     )
 
 
+# command, what it prints, and the (major, minor) range of versions in use
 TOOLS = (
-    ("node --version", "v{v}", (16, 22)),
-    ("npm --version", "{v}", (8, 10)),
-    ("python3 --version", "Python {v}", (3, 3)),
-    ("go version", "go version go{v} linux/amd64", (1, 1)),
-    ("docker --version", "Docker version {v}, build 4c9b3b0", (24, 27)),
-    ("terraform version", "Terraform v{v}\non linux_amd64", (1, 1)),
-    ("kubectl version --client", "Client Version: v{v}\nKustomize Version: v5.0.4", (1, 1)),
-    ("java -version", 'openjdk version "{v}" 2024-07-16', (17, 21)),
-    ("psql --version", "psql (PostgreSQL) {v}", (13, 16)),
+    ("node --version", "v{v}", (16, 22), (0, 20)),
+    ("npm --version", "{v}", (8, 10), (0, 9)),
+    ("python3 --version", "Python {v}", (3, 3), (8, 13)),
+    ("go version", "go version go{v} linux/amd64", (1, 1), (19, 23)),
+    ("docker --version", "Docker version {v}, build 4c9b3b0", (24, 27), (0, 5)),
+    ("terraform version", "Terraform v{v}\non linux_amd64", (1, 1), (5, 9)),
+    (
+        "kubectl version --client",
+        "Client Version: v{v}\nKustomize Version: v5.0.4",
+        (1, 1),
+        (26, 31),
+    ),
+    ("java -version", 'openjdk version "{v}" 2024-07-16', (17, 21), (0, 0)),
+    ("psql --version", "psql (PostgreSQL) {v}", (13, 16), (1, 9)),
 )
 
 
@@ -263,8 +269,8 @@ def environment_check(rng: Random, w: World) -> Episode:
     cwd = home_dir(w)
     checks = pick(rng, TOOLS, rng.randint(3, 5))
     steps, seen = [], []
-    for command, shape, major in checks:
-        v = version(rng, major, 30 if major[0] == 1 else 12, 12)
+    for command, shape, major, minor in checks:
+        v = f"{rng.randint(*major)}.{rng.randint(*minor)}.{rng.randint(0, 12)}"
         printed = shape.format(v=v)
         steps.append(Step(command, printed, 0, cwd, w.branch))
         shown = next(word for word in printed.split() if v in word).strip('",')
@@ -484,6 +490,8 @@ def npm_audit(rng: Random, w: World) -> Episode:
         rng.randint(0, 2),
     )
     total = low + moderate + high + critical
+    counts = (("critical", critical), ("high", high), ("moderate", moderate), ("low", low))
+    worst = next(name for name, n in counts if n)  # the advisory shown is the worst one
     package = rng.choice(
         ["semver", "axios", "word-wrap", "tough-cookie", "postcss", "follow-redirects", "braces"]
     )
@@ -506,7 +514,7 @@ def npm_audit(rng: Random, w: World) -> Episode:
             "npm audit",
             (
                 f"# npm audit report\n\n{bold(package)}  <{version(rng, (1, 7))}\nSeverity: "
-                f"{red('high')}\n\n"
+                f"{red(worst)}\n\n"
             )
             + red(summary(total)),
             1,

@@ -156,18 +156,25 @@ def prometheus_alerts(rng: Random, w: World) -> Episode:
     )
 
 
+# a query, what it measures, and the range its value falls in (requests/s, seconds, bytes)
 QUERIES = (
     (
         'sum(rate(http_requests_total{{job="{job}",code=~"5.."}}[5m]))',
         "the server-error request rate",
+        (0.01, 40.0),
     ),
     (
         "histogram_quantile(0.95, sum by (le) "
         '(rate(http_request_duration_seconds_bucket{{job="{job}"}}[5m])))',
         "the 0.95 quantile of latency",
+        (0.02, 2.5),
     ),
-    ('sum(container_memory_working_set_bytes{{pod=~"{job}-.*"}})', "working-set memory in bytes"),
-    ('count(up{{job="{job}"}} == 0)', "targets down"),
+    (
+        'sum(container_memory_working_set_bytes{{pod=~"{job}-.*"}})',
+        "working-set memory in bytes",
+        (2e8, 8e9),
+    ),
+    ('count(up{{job="{job}"}} == 0)', "targets down", (1, 3)),
 )
 
 
@@ -177,9 +184,10 @@ def prometheus_queries(rng: Random, w: World) -> Episode:
     chosen = pick(rng, QUERIES, rng.randint(1, 3))
     steps, found = [], []
     stamp = rng.randint(1_760_000_000, 1_790_000_000)
-    for template, meaning in chosen:
+    for template, meaning, (low, high) in chosen:
         query = template.format(job=w.project)
-        value = f"{rng.uniform(0.01, 900):.3f}"
+        drawn = rng.uniform(low, high)
+        value = str(round(drawn)) if high >= 3 and low >= 1 else f"{drawn:.3f}"
         command = f"promtool query instant {url} '{query}'"
         steps.append(Step(command, f"{{}} => {value} @[{stamp}]", 0, cwd, w.branch))
         found.append((command, value, meaning))

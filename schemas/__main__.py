@@ -29,9 +29,10 @@ from schemas.format_lines import (
 )
 from schemas.raw_discord_message import RawDiscordMessage
 from schemas.reject import Dropped, Reject
+from schemas.session_report import SessionReports
 from schemas.toollog_line import ToolLogLine
 
-SCHEMAS: dict[str, type] = {
+SCHEMAS: dict[str, Any] = {  # Structs, or annotated types of them
     "conversation": Conversation,
     "toollog_line": ToolLogLine,
     "botlog_line": BotLogLine,
@@ -57,6 +58,7 @@ SCHEMAS: dict[str, type] = {
     "codex_rollout_line": RolloutLine,
     "codex_response_item": ResponseItem,
     "stage_fingerprint": StageFingerprint,
+    "session_report": SessionReports,
 }
 
 HERE = Path(__file__).parent
@@ -77,7 +79,7 @@ def normalized(node: Any) -> Any:
     return node
 
 
-def render(struct: type) -> str:
+def render(struct: Any) -> str:
     return json.dumps(normalized(msgspec.json.schema(struct)), indent=2, sort_keys=True) + "\n"
 
 

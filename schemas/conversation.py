@@ -92,6 +92,9 @@ class Meta(Record):
     original: str | None = None
     window: int | None = None
     context_messages: int | None = None
+    # How a made-up record was made: `scenario` (a generated terminal session, stages/synthesis),
+    # `paraphrase` or `arguments` (a variant of the real record named by `original`).
+    synthetic: str | None = None
 
 
 class Conversation(Record):

@@ -311,10 +311,8 @@ def first_pass(
             ids = [conversation.id]
             if reason is None and tokens > budget:
                 try:
-                    original = conversation.meta.original or conversation.id
-                    ids = [
-                        window_id(original, k) for k in range(len(windows(conversation, budget)))
-                    ]
+                    count = len(windows(conversation, budget))
+                    ids = [window_id(conversation.id, k) for k in range(count)]
                 except Unfittable:
                     reason = "unfittable"
             if reason is not None:

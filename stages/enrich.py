@@ -3,11 +3,17 @@
 Reads:  every source's conversations under data/ingested/ (<source>/conversations, sources
         in name order), or the conversation JSONL files or folders of parts given as
         arguments (in order; a folder's parts in sorted order), the annotations file, the prompts
-        prompts/label.md and prompts/explain_failure.md.
+        prompts/label.md, prompts/explain_failure.md and prompts/augment.md.
 Writes: conversations.jsonl (each input conversation labelled, followed by the examples drawn
-        from it), failures.jsonl (id, reason of every LLM reply that could not be used),
-        stats.json, and the LLM response cache (`--cache-dir`, a persistent DVC output).
-Params: enrich.annotations, enrich.derive, enrich.chunk_size, and the `llm` section.
+        from it and its variants), failures.jsonl (id, reason of every LLM reply that could
+        not be used), stats.json, and the LLM response cache (`--cache-dir`, a persistent DVC
+        output).
+Params: enrich.annotations, enrich.derive, enrich.chunk_size, synthesize.augment, and the
+        `llm` section.
+
+Examples drawn from a record (from its failed calls) and its variants (`synthesize.augment`:
+its request paraphrased, or an argument of its successful calls given another value) name it
+in `meta.original`, so they go to its split.
 
 Labels: what the source set is kept, the model fills what the source left empty (tags are
 the union), and the annotations file overrides both. A conversation whose label reply is
@@ -15,6 +21,7 @@ unusable is passed on with its source labels and listed in failures.jsonl; the r
 cached, so the next run asks again.
 """
 
+import functools
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -28,14 +35,16 @@ from schemas.reject import Dropped
 from stages.annotations import Annotation, apply, load_annotations
 from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
-from stages.common.llm import LLMSettings, LLMStats, complete_all
+from stages.common.llm import ChatRequest, ChatResult, LLMSettings, LLMStats, complete_all
 from stages.common.llm.llm_option import llm_option
-from stages.common.params import stage_params
+from stages.common.llm.offline import Heuristic
+from stages.common.params import PARAMS_META, stage_params
 from stages.common.progress import Progress
 from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import Stats
-from stages.llm_tasks import explain_failure, label
+from stages.common.user_error import UserError
+from stages.llm_tasks import augment, explain_failure, label
 from stages.llm_tasks.task_io import TaskError, usable
 from stages.llm_tasks.tool_failures import find_failures
 
@@ -86,21 +95,21 @@ def enrich_chunk(
     *,
     derive: bool,
     llm_stats: LLMStats,
+    variants: int = 0,
 ) -> Enriched:
-    """Label a chunk and draw its derived examples: two rounds of requests, in order."""
+    """Label a chunk, draw its derived examples and its variants: three rounds of requests."""
     counts: dict[str, int] = {}
 
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
 
+    def ask(requests: list[ChatRequest], heuristic: Heuristic) -> list[ChatResult]:
+        results, stats = complete_all(settings, requests, cache_dir=cache_dir, heuristic=heuristic)
+        llm_stats.add(stats)
+        return results
+
     failures: list[Dropped] = []
-    results, stats = complete_all(
-        settings,
-        [label.build_request(c) for c in conversations],
-        cache_dir=cache_dir,
-        heuristic=label.offline,
-    )
-    llm_stats.add(stats)
+    results = ask([label.build_request(c) for c in conversations], label.offline)
     labelled = []
     for conversation, result in zip(conversations, results, strict=True):
         reply = usable(result, label.parse_reply)
@@ -113,13 +122,9 @@ def enrich_chunk(
         labels = merge_labels(conversation.labels, reply)
         labelled.append(msgspec.structs.replace(conversation, labels=labels))
     tool_failures = [(c, f) for c in labelled if derive for f in find_failures(c)]
-    results, stats = complete_all(
-        settings,
-        [explain_failure.build_request(f) for _, f in tool_failures],
-        cache_dir=cache_dir,
-        heuristic=explain_failure.offline,
+    results = ask(
+        [explain_failure.build_request(f) for _, f in tool_failures], explain_failure.offline
     )
-    llm_stats.add(stats)
     derived: dict[str, list[Conversation]] = {}
     for (parent, failure), result in zip(tool_failures, results, strict=True):
         why = usable(result, explain_failure.parse_reply)
@@ -130,11 +135,31 @@ def enrich_chunk(
         example = explain_failure.derived_example(parent, failure, why)
         count(f"derived.{example.labels.example_type}")
         derived.setdefault(parent.id, []).append(example)
+    plans = augment.plan_variants(labelled, variants, dictated_only=settings.provider == "offline")
+    results = ask([augment.build_request(plan) for plan in plans], augment.offline)
+    for plan, result in zip(plans, results, strict=True):
+        variant = usable(result, functools.partial(augment.parse_reply, plan))
+        if isinstance(variant, TaskError):
+            count(f"augment_failed.{variant.reason}")
+            failures.append(_dropped(plan.record, f"augment:{variant.reason}"))
+            continue
+        count(f"augmented.{plan.kind}")
+        derived.setdefault(plan.record.id, []).append(augment.variant_record(plan, variant))
     records = []
     for conversation in labelled:
         records.append(conversation)
         records.extend(derived.pop(conversation.id, ()))
     return Enriched(records, failures, counts)
+
+
+def default_variants(ctx: click.Context) -> int:
+    """synthesize.augment, the number of variants of each eligible record (0 when unset)."""
+    value = ((ctx.meta.get(PARAMS_META) or {}).get("synthesize") or {}).get("augment", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UserError(
+            f"params.yaml: synthesize.augment must be a count of variants, not {value!r}"
+        )
+    return value
 
 
 def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conversation:
@@ -169,6 +194,14 @@ def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conver
     help="Draw reasoning_chain and code_correction examples from failed tool calls.",
 )
 @click.option(
+    "--augment",
+    "variants",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Variants of each real record whose tool calls succeeded: request paraphrased, "
+    "or an argument given another value (default: synthesize.augment; 0: none).",
+)
+@click.option(
     "--chunk-size",
     type=click.IntRange(min=1),
     default=2000,
@@ -183,6 +216,7 @@ def main(
     llm: LLMSettings,
     annotations: str,
     derive: bool,
+    variants: int | None,
     chunk_size: int,
     cache_dir: str,
     out_dir: str,
@@ -193,6 +227,8 @@ def main(
     """
     setup_logging("enrich")
     out = Path(out_dir)
+    if variants is None:
+        variants = default_variants(click.get_current_context())
     if not inputs:
         inputs = tuple(str(p / "conversations") for p in ingested_folders(ingested).values())
     source = click.get_current_context().get_parameter_source("annotations")
@@ -206,7 +242,8 @@ def main(
             "annotations_unmatched",
             "written",
             *(f"derived.{t}" for t in ("code_correction", "reasoning_chain")),
-            *(f"{task}_failed.{r}" for task in ("label", "derive") for r in REASONS),
+            *(f"augmented.{kind}" for kind in augment.KINDS),
+            *(f"{task}_failed.{r}" for task in ("label", "derive", "augment") for r in REASONS),
             *LLMStats().counters(),
         ]
     )
@@ -219,7 +256,9 @@ def main(
     ):
         for chunk in batches(read_all(inputs, Conversation, progress), chunk_size):
             stats.add("read", len(chunk))
-            enriched = enrich_chunk(chunk, llm, cache_dir, derive=derive, llm_stats=llm_stats)
+            enriched = enrich_chunk(
+                chunk, llm, cache_dir, derive=derive, llm_stats=llm_stats, variants=variants
+            )
             stats.merge(enriched.counts)
             failures.write_all(enriched.failures)
             for record in enriched.records:

@@ -45,20 +45,29 @@ def load_params(path: str | Path) -> dict[str, Any]:
 
 
 def stage_defaults(
-    params: dict[str, Any], path: str | Path, section: str, top_level: Sequence[str]
+    params: dict[str, Any],
+    path: str | Path,
+    section: str,
+    top_level: Sequence[str],
+    read_elsewhere: Sequence[str] = (),
 ) -> dict[str, Any]:
     values = params.get(section) or {}
     if not isinstance(values, dict):
         raise UserError(f"{path}: `{section}` must be a mapping of parameters")
-    defaults = {key.replace("-", "_"): value for key, value in values.items()}
+    defaults = {
+        key.replace("-", "_"): value for key, value in values.items() if key not in read_elsewhere
+    }
     defaults.update({key: params[key] for key in top_level if key in params})
     return defaults
 
 
 def stage_params(
-    section: str, top_level: Sequence[str] = ()
+    section: str, top_level: Sequence[str] = (), read_elsewhere: Sequence[str] = ()
 ) -> Callable[[click.Command], click.Command]:
-    """Add `--params FILE` to a stage command and default its options from FILE[section]."""
+    """Add `--params FILE` to a stage command and default its options from FILE[section].
+
+    `read_elsewhere` names keys of the section that another stage reads (`synthesize.augment`
+    is enrich's): they are neither options here nor unknown keys."""
 
     def load(ctx: click.Context, _param: click.Parameter, value: str) -> str:
         path = Path(value)
@@ -69,7 +78,7 @@ def stage_params(
         params = load_params(path)
         ctx.meta[PARAMS_META] = params
         ctx.meta[PARAMS_FILE_META] = value
-        defaults = stage_defaults(params, path, section, top_level)
+        defaults = stage_defaults(params, path, section, top_level, read_elsewhere)
         ctx.meta[PARAMS_KEYS_META] = {
             name: f"{value}: {name if name in top_level else f'{section}.{name}'}"
             for name in defaults

@@ -37,7 +37,8 @@ def stage_inputs() -> dict[str, StageInputs]:
         found[adapter.section] = StageInputs(name, tuple(f"{adapter.section}.{k}" for k in keys))
     for source, stages in STAGED_SOURCES.items():
         for stage, keys in stages.items():
-            found[stage] = StageInputs(source, tuple(f"{stage}.{k}" for k in keys))
+            if keys:  # a stage that reads no file has nothing to fingerprint
+                found[stage] = StageInputs(source, tuple(f"{stage}.{k}" for k in keys))
     return found
 
 

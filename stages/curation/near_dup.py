@@ -22,9 +22,13 @@ CANDIDATE_RECALL = 0.99  # chance that a pair exactly at the threshold is looked
 
 
 def signature_text(conversation: Conversation) -> str:
-    """What is compared: every text, tool name and arguments, case and spacing folded."""
+    """What is compared: every text, tool name and arguments, case and spacing folded. The
+    system prompt is left out: instructions shared by a whole set of examples (every
+    `synthesize` session has the same) would make unrelated examples look alike."""
     parts: list[str] = []
     for message in conversation.messages:
+        if message.role == "system":
+            continue
         parts.append(normalize_text(message.content))
         for call in message.tool_calls or ():
             parts.append(f"{call.function.name} {normalize_text(call.function.arguments)}")
@@ -118,8 +122,9 @@ class NearDuplicates:
         return out
 
 
-def label_rank(conversation: Conversation, hand_labelled: bool) -> tuple[int, float, int]:
-    """How much to trust a copy's labels: a hand label over a model's over none, then the
+def label_rank(conversation: Conversation, hand_labelled: bool) -> tuple[int, int, float, int]:
+    """Which copy to keep: a real record over a made-up one (a variant never displaces its
+    original), then the more trusted labels: a hand label over a model's over none, then the
     higher quality score, then the higher rating."""
     labels = conversation.labels
     origin = (
@@ -130,4 +135,5 @@ def label_rank(conversation: Conversation, hand_labelled: bool) -> tuple[int, fl
         else 0
     )
     quality = labels.quality_score if labels.quality_score is not None else -1.0
-    return (origin, quality, labels.rating or 0)
+    real = int(conversation.meta.synthetic is None)
+    return (real, origin, quality, labels.rating or 0)

@@ -8,9 +8,11 @@ ends with an assistant unit and trains; before it, as context that carries no lo
 and as many of the units just before it as fit. A message so large that its unit could not
 share a window with the request is shortened with a marker (tool outputs first).
 
-Every window is a new record: its id is derived from the original's id and its index, and
-`meta.original`, `meta.window` and `meta.context_messages` say where it came from and where
-its own part starts (docs/contract.md: the views without a mask leave the context out).
+Every window is a new record: its id is derived from the windowed record's id and its index
+(a variant and its original, which share `meta.original`, never share window ids), and
+`meta.original`, `meta.window` and `meta.context_messages` say where it came from (the
+record's own original when it has one, which keeps its split) and where its own part starts
+(docs/contract.md: the views without a mask leave the context out).
 """
 
 from typing import NamedTuple
@@ -177,7 +179,7 @@ def _window(
         labels = msgspec.structs.replace(labels, correction=None)
     return msgspec.structs.replace(
         conversation,
-        id=window_id(original, index),
+        id=window_id(conversation.id, index),
         messages=shown,
         labels=labels,
         meta=msgspec.structs.replace(

@@ -124,7 +124,8 @@ def _call_block(call: ToolCall, arguments: str) -> str:
 
 
 def derived_example(parent: Conversation, failure: ToolFailure, why: Explanation) -> Conversation:
-    """The new example, with the parent's source and provenance and the tag `derived`."""
+    """The new example, with the parent's source and provenance and the tag `derived`; its
+    `meta.original` names the parent (or the parent's own original), so both share a split."""
     call = failure.call
     failed = _call_block(call, call.function.arguments)
     if failure.fix is not None:
@@ -159,5 +160,5 @@ def derived_example(parent: Conversation, failure: ToolFailure, why: Explanation
             problem=why.problem,
             root_cause=why.root_cause,
         ),
-        meta=parent.meta,
+        meta=msgspec.structs.replace(parent.meta, original=parent.meta.original or parent.id),
     )

@@ -56,9 +56,11 @@ from stages.common.user_error import UserError
 
 # Sources fed by stages of their own rather than by an adapter, with the params naming
 # the files those stages read: Discord is collected over REST or from exports, segmented
-# and given tool calls before it lands in data/ingested/discord/.
+# and given tool calls before it lands in data/ingested/discord/; synthesize reads no file
+# and generates its sessions from its params into data/ingested/synthesize/.
 STAGED_SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
     "discord": {"collect_discord": ("exports",), "inject_tools": ("catalog",)},
+    "synthesize": {"synthesize": ()},
 }
 
 

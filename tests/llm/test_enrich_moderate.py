@@ -232,7 +232,8 @@ def test_offline_enrich_derives_examples_from_failures(run, workdir):
     assert parent["labels"]["example_type"] == "negative"
     assert "unsupported_claim" in parent["labels"]["tags"]
     assert derived["labels"]["example_type"] == "reasoning_chain"
-    assert derived["meta"] == parent["meta"] and derived["source"] == "toollog"
+    assert derived["meta"] == {**parent["meta"], "original": parent["id"]}
+    assert derived["source"] == "toollog"
     assert derived["messages"][0]["content"].startswith("sell 100 lobsters\n\nThis tool call")
     assert stats["derived"] == {"code_correction": 0, "reasoning_chain": 1}
     assert stats["llm"]["requests"] == 0 and not any((workdir / "cache").iterdir())

@@ -18,6 +18,7 @@ import jsonschema
 
 from schemas.format_lines import FormatError
 from stages.common.jsonl import Line
+from stages.common.schema_validator import SchemaValidator
 from stages.validation.finding import Finding
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -25,10 +26,9 @@ MESSAGE_CHARS = 300
 
 
 @cache
-def validator(schema_name: str) -> Any:
+def validator(schema_name: str) -> SchemaValidator:
     """A validator for `schemas/<schema_name>.schema.json`, built once."""
-    schema = json.loads((SCHEMA_DIR / f"{schema_name}.schema.json").read_text())
-    return jsonschema.validators.validator_for(schema)(schema)
+    return SchemaValidator(json.loads((SCHEMA_DIR / f"{schema_name}.schema.json").read_text()))
 
 
 def field_path(parts: Iterable[str | int]) -> str:

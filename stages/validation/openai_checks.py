@@ -236,6 +236,31 @@ def check_openai_file(
                 out.error("messages", "too_many_tokens", f"{tokens} tokens > {max_tokens}")
         valid += not out.errors
         errors.extend(out.errors)
+    return _report(file, examples, valid, errors, lengths, max_tokens)
+
+
+def combined_report(
+    file: str, parts: Sequence[OpenAIFileReport], max_tokens: int
+) -> OpenAIFileReport:
+    """The report of a file checked in parts (runs of its lines, in order)."""
+    return _report(
+        file,
+        sum(p.examples for p in parts),
+        sum(p.valid_examples for p in parts),
+        [e for p in parts for e in p.errors],
+        [n for p in parts for n in p.tokens_per_example],
+        max_tokens,
+    )
+
+
+def _report(
+    file: str,
+    examples: int,
+    valid: int,
+    errors: list[FormatError],
+    lengths: list[int],
+    max_tokens: int,
+) -> OpenAIFileReport:
     epochs = default_epochs(len(lengths))
     billing = sum(min(max_tokens, n) for n in lengths)
     return OpenAIFileReport(

@@ -81,9 +81,11 @@ def check_lines(
     ids: Mapping[int, str],
     consumer: Callable[[Any], Iterator[Finding]] | None = None,
 ) -> Iterator[FormatError]:
-    """The errors of every line; `ids` maps a 0-based line index to its record id."""
+    """The errors of every line; `ids` maps a 0-based line index (the line number less one)
+    to its record id."""
     check = validator(schema_name)
-    for index, line in enumerate(lines):
+    for line in lines:
+        index = line.number - 1
         if line.oversize:
             message = f"{line.oversize} bytes"
             yield format_error(file, line.number, ids.get(index, ""), "$", "line_too_long", message)

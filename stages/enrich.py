@@ -15,7 +15,9 @@ unusable is passed on with its source labels and listed in failures.jsonl; the r
 cached, so the next run asks again.
 """
 
+import functools
 import json
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,12 +28,14 @@ from click.core import ParameterSource
 from schemas.conversation import Conversation, Labels
 from schemas.reject import Dropped
 from stages.annotations import Annotation, apply, load_annotations
-from stages.common.cli import setup_logging, stage_command
-from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
+from stages.common.cli import jobs_option, setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, records_size
 from stages.common.llm import LLMSettings, LLMStats, complete_all
 from stages.common.llm.llm_option import llm_option
+from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.progress import Progress
+from stages.common.record_chunks import Chunk, decode_chunk, line_chunks
 from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import Stats
@@ -112,16 +116,18 @@ def enrich_chunk(
         count("labelled")
         labels = merge_labels(conversation.labels, reply)
         labelled.append(msgspec.structs.replace(conversation, labels=labels))
-    tool_failures = [(c, f) for c in labelled if derive for f in find_failures(c)]
+    tool_failures = [(i, c, f) for i, c in enumerate(labelled) if derive for f in find_failures(c)]
     results, stats = complete_all(
         settings,
-        [explain_failure.build_request(f) for _, f in tool_failures],
+        [explain_failure.build_request(f) for _, _, f in tool_failures],
         cache_dir=cache_dir,
         heuristic=explain_failure.offline,
     )
     llm_stats.add(stats)
-    derived: dict[str, list[Conversation]] = {}
-    for (parent, failure), result in zip(tool_failures, results, strict=True):
+    # By the parent's place in the chunk, not its id: copies of one conversation (same id)
+    # each keep their own derived examples, wherever the chunks end.
+    derived: dict[int, list[Conversation]] = {}
+    for (place, parent, failure), result in zip(tool_failures, results, strict=True):
         why = usable(result, explain_failure.parse_reply)
         if isinstance(why, TaskError):
             count(f"derive_failed.{why.reason}")
@@ -129,11 +135,11 @@ def enrich_chunk(
             continue
         example = explain_failure.derived_example(parent, failure, why)
         count(f"derived.{example.labels.example_type}")
-        derived.setdefault(parent.id, []).append(example)
+        derived.setdefault(place, []).append(example)
     records = []
-    for conversation in labelled:
+    for place, conversation in enumerate(labelled):
         records.append(conversation)
-        records.extend(derived.pop(conversation.id, ()))
+        records.extend(derived.pop(place, ()))
     return Enriched(records, failures, counts)
 
 
@@ -142,6 +148,47 @@ def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conver
     if annotation is None:
         return record
     return msgspec.structs.replace(record, labels=apply(record.labels, annotation))
+
+
+class EnrichedChunk(NamedTuple):
+    lines: bytes  # the encoded records, annotations applied
+    n_lines: int
+    failures: bytes
+    n_failures: int
+    counts: dict[str, int]
+    annotated: list[str]  # ids of records an annotation matched
+
+
+def enrich_lines(
+    chunk: Chunk,
+    llm: LLMSettings,
+    cache_dir: str,
+    derive: bool,
+    notes: dict[str, Annotation],
+) -> EnrichedChunk:
+    """A chunk of conversations enriched and encoded (in a worker when offline)."""
+    encode = msgspec.json.Encoder().encode
+    conversations = decode_chunk(chunk, Conversation)
+    llm_stats = LLMStats()
+    enriched = enrich_chunk(conversations, llm, cache_dir, derive=derive, llm_stats=llm_stats)
+    counts = Counter(enriched.counts)
+    counts.update({"read": len(conversations), **llm_stats.counters()})
+    lines = bytearray()
+    annotated = []
+    for record in enriched.records:
+        if record.id in notes:
+            annotated.append(record.id)
+        lines += encode(annotate(record, notes)) + b"\n"
+    counts["annotated"] += len(annotated)
+    failures = b"".join(encode(f) + b"\n" for f in enriched.failures)
+    return EnrichedChunk(
+        bytes(lines),
+        len(enriched.records),
+        failures,
+        len(enriched.failures),
+        dict(counts),
+        annotated,
+    )
 
 
 @stage_command
@@ -177,6 +224,7 @@ def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conver
 )
 @click.option("--cache-dir", default="data/llm_cache/enrich", show_default=True)
 @click.option("--out-dir", default="data/enriched", show_default=True)
+@jobs_option
 def main(
     inputs: tuple[str, ...],
     ingested: str,
@@ -186,6 +234,7 @@ def main(
     chunk_size: int,
     cache_dir: str,
     out_dir: str,
+    jobs: int,
 ) -> None:
     """Label conversations (type, quality, tags, reasoning) and derive examples from failures.
 
@@ -210,26 +259,24 @@ def main(
             *LLMStats().counters(),
         ]
     )
-    llm_stats = LLMStats()
     matched: set[str] = set()
+    # Offline, labelling is CPU work for every core; a server's requests stay in this
+    # process, where `llm.concurrency` bounds them.
+    workers = jobs if llm.provider == "offline" else 1
+    work = functools.partial(enrich_lines, llm=llm, cache_dir=cache_dir, derive=derive, notes=notes)
     with (
         Progress("read", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "conversations.jsonl") as writer,
         JsonlWriter(out / "failures.jsonl") as failures,
     ):
-        for chunk in batches(read_all(inputs, Conversation, progress), chunk_size):
-            stats.add("read", len(chunk))
-            enriched = enrich_chunk(chunk, llm, cache_dir, derive=derive, llm_stats=llm_stats)
-            stats.merge(enriched.counts)
-            failures.write_all(enriched.failures)
-            for record in enriched.records:
-                if record.id in notes:
-                    matched.add(record.id)
-                    stats.add("annotated")
-                writer.write(annotate(record, notes))
+        chunks = line_chunks(inputs, max_records=chunk_size, progress=progress)
+        for result in ordered_map(work, chunks, jobs=workers):
+            stats.merge(result.counts)
+            matched.update(result.annotated)
+            writer.write_encoded(result.lines, result.n_lines)
+            failures.write_encoded(result.failures, result.n_failures)
         stats.add("written", writer.count)
     stats.add("annotations_unmatched", len(set(notes) - matched))
-    stats.merge(llm_stats.counters())
     stats.write(out / "stats.json")
     click.echo(json.dumps(stats.to_dict()), err=True)
 

@@ -340,3 +340,29 @@ def test_offline_moderation_is_the_same_on_any_number_of_workers(run, workdir):
     assert outputs[0] == outputs[1]
     kept = [r["id"] for r in read_jsonl(workdir / "out1/conversations.jsonl")]
     assert kept == [records[0].id, records[3].id, records[4].id]
+
+
+def test_offline_enrich_is_the_same_on_any_number_of_workers(run, workdir):
+    ok = {**TOOLLOG_LINE, "status": "success", "message": "sold", "user_query": "sell 5 logs"}
+    log = write_lines(workdir / "logs/tools.jsonl", [json.dumps(TOOLLOG_LINE), json.dumps(ok)] * 3)
+    run(command("toollog"), "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
+    first = read_jsonl(workdir / "ingested/conversations")[0]["id"]
+    (workdir / "annotations.yaml").write_text(f"{first}: {{rating: 5}}\nnot-an-id: {{rating: 1}}\n")
+    outputs = []
+    for jobs, chunk in (("1", "2000"), ("2", "1")):
+        run_enrich(
+            run,
+            workdir,
+            [workdir / "ingested/conversations"],
+            "--jobs",
+            jobs,
+            "--chunk-size",
+            chunk,
+        )
+        out = workdir / "out"
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outputs[0] == outputs[1]
+    stats = json.loads(outputs[0]["stats.json"])
+    # the three copies of the first line share its id: each is annotated
+    assert (stats["read"], stats["annotated"], stats["annotations_unmatched"]) == (6, 3, 1)
+    assert stats["derived"]["reasoning_chain"] == 3

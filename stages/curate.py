@@ -14,24 +14,32 @@ second re-reads the records, cuts the same windows, scrubs and writes what was k
 lists every drop. Memory holds a MinHash signature per record, and ids.
 """
 
+import functools
 import json
 import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import click
+import msgspec
+from rensa import RMinHash
 
 from schemas.conversation import Conversation
 from schemas.reject import Dropped
 from stages.annotations import load_annotations
-from stages.common.cli import setup_logging, stage_command
+from stages.common.cli import jobs_option, setup_logging, stage_command
 from stages.common.envname import EnvName
-from stages.common.jsonl import JsonlWriter, read_all, records_size
+from stages.common.jsonl import JsonlWriter, records_size
+from stages.common.parallel import ordered_map
 from stages.common.params import PARAMS_META, stage_params
 from stages.common.progress import Progress
+from stages.common.record_chunks import Chunk, decode_chunk, line_chunks
 from stages.common.scrub import KINDS, Scrubber, environment_secrets
 from stages.common.stats import Stats
 from stages.curation.filters import FILTER_REASONS, Filters, drop_reason
-from stages.curation.near_dup import NearDuplicates, label_rank, signature_text
+from stages.curation.near_dup import NearDuplicates, label_rank, minhash, signature_text
 from stages.curation.sampling import Stratum, in_validation, ranking
 from stages.curation.tokens import conversation_tokens
 from stages.curation.windows import Unfittable, window_id, windows
@@ -43,6 +51,7 @@ DROP_REASONS = (*FILTER_REASONS, "duplicate", "near_duplicate", "unfittable", "o
 # prompt (export.system_prompt).
 TEMPLATE_HEADROOM = 4096
 EXCERPT_CHARS = 160
+CHUNK_RECORDS = 500  # records per worker task (fewer when they are long: record_chunks)
 DEFAULT_ANNOTATIONS = "data/annotations.yaml"
 _space = re.compile(r"\s+")
 
@@ -189,6 +198,7 @@ def excerpt(conversation: Conversation, scrubber: Scrubber) -> str:
     help="Environment variables whose values are replaced wherever they appear (repeatable).",
 )
 @click.option("--out-dir", default="data/curated", show_default=True)
+@jobs_option
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -212,6 +222,7 @@ def main(
     scrub_pii: bool,
     secret_env: tuple[str, ...],
     out_dir: str,
+    jobs: int,
 ) -> None:
     """Filter, drop exact and near duplicates, cut long records into windows, cap, scrub, split.
 
@@ -243,55 +254,97 @@ def main(
             *(f"scrubbed.{k}" for k in KINDS),
         ]
     )
-    decisions, samples = first_pass(
-        inputs, stats, filters, budget, NearDuplicates(near_dup_threshold), hand_labelled
+    decisions, samples_of = first_pass(
+        inputs, stats, filters, budget, near_dup_threshold, hand_labelled, jobs
     )
-    ranked = ranking(samples, seed)
+    ranked = ranking(((i, stratum) for ids, stratum in samples_of.values() for i in ids), seed)
     kept = set(ranked if max_samples is None else ranked[:max_samples])
-    # Excerpts of dropped records get their own scrubber: `scrubbed.*` counts what was written.
-    scrubber, excerpts = (
-        Scrubber(secrets=scrub_secrets, pii=scrub_pii, known_values=environment_secrets(secret_env))
-        for _ in range(2)
+    del ranked
+    scrubbing = Scrubbing(scrub_secrets, scrub_pii, tuple(environment_secrets(secret_env)))
+    work = functools.partial(
+        second_look, budget=budget, seed=seed, fraction=validation_fraction, scrubbing=scrubbing
     )
+
+    def tasks(chunks: Iterable[Chunk]) -> Iterator[SecondTask]:
+        read = 0
+        for chunk in chunks:
+            plans: list[str | tuple[bool, list[bool]]] = []
+            for index in range(read, read + len(chunk.lines)):
+                decision = decisions[index]
+                if isinstance(decision, str):
+                    plans.append(decision)
+                else:
+                    plans.append((decision, [i in kept for i in samples_of[index][0]]))
+            read += len(chunk.lines)
+            yield SecondTask(chunk, plans)
+
+    scrubbed: Counter[str] = Counter()
     with (
         Progress("pass 2 of 2", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "dropped.jsonl") as dropped,
         JsonlWriter(out / "train.jsonl") as train_out,
         JsonlWriter(out / "validation.jsonl") as validation_out,
     ):
-
-        def drop(record: Conversation, reason: str) -> None:
-            stats.add(f"dropped.{reason}")
-            dropped.write(
-                Dropped(
-                    id=record.id,
-                    reason=reason,
-                    file=record.meta.file,
-                    line=record.meta.line,
-                    source=record.source,
-                    stage="curate",
-                    excerpt=excerpt(record, excerpts),
-                )
-            )
-
-        for conversation, decision in zip(
-            read_all(inputs, Conversation, progress), decisions, strict=True
-        ):
-            if isinstance(decision, str):
-                drop(conversation, decision)
-                continue
-            split_key = conversation.meta.original or conversation.id
-            held_out = in_validation(split_key, seed, validation_fraction)
-            for sample in windows(conversation, budget) if decision else [conversation]:
-                if sample.id not in kept:
-                    drop(sample, "over_max_samples")
-                else:
-                    (validation_out if held_out else train_out).write(scrubber.conversation(sample))
+        chunks = line_chunks(inputs, max_records=CHUNK_RECORDS, progress=progress)
+        for written in ordered_map(work, tasks(chunks), jobs=jobs):
+            dropped.write_encoded(written.dropped, written.n_dropped)
+            train_out.write_encoded(written.train, written.n_train)
+            validation_out.write_encoded(written.validation, written.n_validation)
+            stats.merge(written.drops)
+            scrubbed.update(written.scrubbed)
         stats.add("train", train_out.count)
         stats.add("validation", validation_out.count)
-    stats.merge({f"scrubbed.{kind}": n for kind, n in scrubber.counts.items()})
+    stats.merge({f"scrubbed.{kind}": n for kind, n in scrubbed.items()})
     stats.write(out / "stats.json")
     click.echo(json.dumps(stats.to_dict()), err=True)
+
+
+class FirstLook(NamedTuple):
+    """What the first pass needs of one record, worked out in a worker."""
+
+    reason: str | None  # why it is dropped (a filter, unfittable); None when it goes on
+    windowed: bool  # cut into windows
+    ids: list[str]  # the samples it gives: itself, or its windows
+    key: str  # exact-duplicate key
+    signature: RMinHash | None
+    rank: tuple[int, float, int]
+    stratum: Stratum
+
+
+def first_look(
+    chunk: Chunk,
+    filters: Filters,
+    budget: int,
+    threshold: float | None,
+    hand_labelled: frozenset[str],
+) -> list[FirstLook]:
+    """Filters, token count, windows, keys and signature of a chunk's records."""
+    looks = []
+    for conversation in decode_chunk(chunk, Conversation):
+        tokens = conversation_tokens(conversation)
+        reason = drop_reason(conversation, tokens, filters)
+        ids = [conversation.id]
+        if reason is None and tokens > budget:
+            try:
+                original = conversation.meta.original or conversation.id
+                ids = [window_id(original, k) for k in range(len(windows(conversation, budget)))]
+            except Unfittable:
+                reason = "unfittable"
+        if reason is not None:
+            looks.append(FirstLook(reason, False, [], "", None, (0, 0.0, 0), ("", "")))
+            continue
+        looks.append(
+            FirstLook(
+                None,
+                tokens > budget,
+                ids,
+                dedupe_key(conversation),
+                minhash(signature_text(conversation), threshold),
+                label_rank(conversation, conversation.id in hand_labelled),
+                stratum(conversation),
+            )
+        )
+    return looks
 
 
 def first_pass(
@@ -299,45 +352,119 @@ def first_pass(
     stats: Stats,
     filters: Filters,
     budget: int,
-    copies: NearDuplicates,
+    threshold: float | None,
     hand_labelled: set[str],
-) -> tuple[list[str | bool], list[tuple[str, Stratum]]]:
-    """Per record read: a drop reason, or whether it is cut into windows; and the samples
-    (id, stratum) that the records kept give."""
+    jobs: int,
+) -> tuple[list[str | bool], dict[int, tuple[list[str], Stratum]]]:
+    """Per record read: a drop reason, or whether it is cut into windows; and, by read
+    index, the samples (ids, stratum) of the records kept."""
     decisions: list[str | bool] = []
     candidates: dict[int, tuple[int, list[str], Stratum]] = {}  # copies index → read index, …
+    copies = NearDuplicates(threshold)
+    work = functools.partial(
+        first_look,
+        filters=filters,
+        budget=budget,
+        threshold=threshold,
+        hand_labelled=frozenset(hand_labelled),
+    )
     with Progress("pass 1 of 2", total=records_size(inputs), unit="B") as progress:
-        for conversation in read_all(inputs, Conversation, progress):
-            stats.add("read")
-            tokens = conversation_tokens(conversation)
-            reason = drop_reason(conversation, tokens, filters)
-            ids = [conversation.id]
-            if reason is None and tokens > budget:
-                try:
-                    original = conversation.meta.original or conversation.id
-                    ids = [
-                        window_id(original, k) for k in range(len(windows(conversation, budget)))
-                    ]
-                except Unfittable:
-                    reason = "unfittable"
-            if reason is not None:
-                decisions.append(reason)
-                continue
-            index = copies.add(
-                dedupe_key(conversation),
-                signature_text(conversation),
-                label_rank(conversation, conversation.id in hand_labelled),
-            )
-            candidates[index] = (len(decisions), ids, stratum(conversation))
-            decisions.append(tokens > budget)
+        chunks = line_chunks(inputs, max_records=CHUNK_RECORDS, progress=progress)
+        for looks in ordered_map(work, chunks, jobs=jobs):
+            for look in looks:
+                stats.add("read")
+                if look.reason is not None:
+                    decisions.append(look.reason)
+                    continue
+                index = copies.add_signed(look.key, look.signature, look.rank)
+                candidates[index] = (len(decisions), look.ids, look.stratum)
+                decisions.append(look.windowed)
     for index, reason in copies.losers().items():
         decisions[candidates.pop(index)[0]] = reason
-    samples = [(i, s) for _, ids, s in candidates.values() for i in ids]
-    for read, ids, _ in candidates.values():
+    samples_of = {read: (ids, s) for read, ids, s in candidates.values()}
+    for read, (ids, _) in samples_of.items():
         if decisions[read] is True:
             stats.add("windowed")
             stats.add("windows", len(ids))
-    return decisions, samples
+    return decisions, samples_of
+
+
+class Scrubbing(NamedTuple):
+    secrets: bool
+    pii: bool
+    known_values: tuple[str, ...]
+
+    def scrubber(self) -> Scrubber:
+        return Scrubber(secrets=self.secrets, pii=self.pii, known_values=self.known_values)
+
+
+class SecondTask(NamedTuple):
+    chunk: Chunk
+    # per record: a drop reason, or whether it is cut into windows and whether each sample is kept
+    plans: list[str | tuple[bool, list[bool]]]
+
+
+class Written(NamedTuple):
+    train: bytes
+    n_train: int
+    validation: bytes
+    n_validation: int
+    dropped: bytes
+    n_dropped: int
+    drops: dict[str, int]  # dropped.<reason> counts
+    scrubbed: dict[str, int]  # matches replaced in what was written, by kind
+
+
+def second_look(
+    task: SecondTask, budget: int, seed: int, fraction: float, scrubbing: Scrubbing
+) -> Written:
+    """A chunk's kept samples scrubbed and split, its drops listed, encoded."""
+    encode = msgspec.json.Encoder().encode
+    # Excerpts of dropped records get their own scrubber: `scrubbed.*` counts what was written.
+    scrubber, excerpts = scrubbing.scrubber(), scrubbing.scrubber()
+    out = {"train": bytearray(), "validation": bytearray(), "dropped": bytearray()}
+    counts: Counter[str] = Counter()
+    drops: Counter[str] = Counter()
+
+    def drop(record: Conversation, reason: str) -> None:
+        drops[f"dropped.{reason}"] += 1
+        counts["dropped"] += 1
+        line = Dropped(
+            id=record.id,
+            reason=reason,
+            file=record.meta.file,
+            line=record.meta.line,
+            source=record.source,
+            stage="curate",
+            excerpt=excerpt(record, excerpts),
+        )
+        out["dropped"] += encode(line) + b"\n"
+
+    conversations = decode_chunk(task.chunk, Conversation)
+    for conversation, plan in zip(conversations, task.plans, strict=True):
+        if isinstance(plan, str):
+            drop(conversation, plan)
+            continue
+        windowed, keeps = plan
+        split_key = conversation.meta.original or conversation.id
+        split = "validation" if in_validation(split_key, seed, fraction) else "train"
+        samples = windows(conversation, budget) if windowed else [conversation]
+        for sample, keep in zip(samples, keeps, strict=True):
+            if not keep:
+                drop(sample, "over_max_samples")
+            else:
+                out[split] += encode(scrubber.conversation(sample)) + b"\n"
+                counts[split] += 1
+    return Written(
+        bytes(out["train"]),
+        counts["train"],
+        bytes(out["validation"]),
+        counts["validation"],
+        bytes(out["dropped"]),
+        counts["dropped"],
+        dict(drops),
+        dict(scrubber.counts),
+    )
 
 
 if __name__ == "__main__":

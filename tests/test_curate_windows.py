@@ -16,7 +16,7 @@ from stages.curation.tokens import conversation_tokens
 from stages.curation.windows import window_id
 from stages.formats.contract import clean_conversation, trained_messages
 from tests.conftest import read_jsonl
-from tests.records import write_conversations
+from tests.records import conversation, write_conversations
 
 VOCAB = [f"{a}{b}" for a in ("ka", "lo", "mi", "tes", "vor", "qua") for b in range(200)]
 
@@ -126,3 +126,23 @@ def test_windows_are_the_same_bytes_on_every_run(run, workdir: Path) -> None:
     curate(run, workdir, record, "--max-tokens", "8000")
     assert (workdir / "cur" / "train.jsonl").read_bytes() == first
     assert first.count(b"\n") > 3
+
+
+def test_outputs_do_not_depend_on_workers_or_chunks(run, workdir: Path, monkeypatch) -> None:
+    long = session(steps=40, words_per_output=400)
+    copy = msgspec.structs.replace(long, meta=msgspec.structs.replace(long.meta, line=9))
+    small = [
+        conversation(f"fish {i} lobsters at catherby, mail me at ann{i}@example.com", line=i + 2)
+        for i in range(6)
+    ]
+    write_conversations(workdir / "s.jsonl", [long, *small, copy, small[0]])
+    args = ["s.jsonl", "--max-tokens", "4096", "--max-samples", "7", "--validation-fraction", "0.3"]
+    run(main, *args, "--out-dir", "one", "--jobs", "1")
+    monkeypatch.setattr("stages.curate.CHUNK_RECORDS", 1)
+    run(main, *args, "--out-dir", "two", "--jobs", "2")
+    one = {p.name: p.read_bytes() for p in sorted((workdir / "one").iterdir())}
+    two = {p.name: p.read_bytes() for p in sorted((workdir / "two").iterdir())}
+    assert one == two
+    stats = json.loads(one["stats.json"])
+    assert stats["windows"] > 1 and stats["dropped"]["over_max_samples"] > 0
+    assert stats["dropped"]["duplicate"] == 2 and stats["scrubbed"]["email"] > 0

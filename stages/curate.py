@@ -44,6 +44,7 @@ from stages.curation.sampling import Stratum, in_validation, ranking
 from stages.curation.tokens import conversation_tokens
 from stages.curation.windows import Unfittable, window_id, windows
 from stages.dedupe import dedupe_key
+from stages.formats.vocab import o200k
 from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE
 
 DROP_REASONS = (*FILTER_REASONS, "duplicate", "near_duplicate", "unfittable", "over_max_samples")
@@ -254,6 +255,7 @@ def main(
             *(f"scrubbed.{k}" for k in KINDS),
         ]
     )
+    o200k()  # loaded before the workers fork: they share its tables instead of building their own
     decisions, samples_of = first_pass(
         inputs, stats, filters, budget, near_dup_threshold, hand_labelled, jobs
     )

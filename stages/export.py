@@ -43,10 +43,14 @@ from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
+from stages.formats.harmony import encoding
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info
 
 SPLITS = ("train", "validation")
 CHUNK_RECORDS = 500  # records per worker task (fewer when they are long: record_chunks)
+# Input bytes per task: a chunk comes back as nine formats, several times its size, and
+# 2 tasks a worker are in flight.
+CHUNK_BYTES = 1 << 20
 
 log = logging.getLogger("logtune")
 
@@ -319,9 +323,13 @@ def main(
         JsonlWriter(out / "records.metadata.jsonl") as metadata,
         JsonlWriter(out / "rejects.jsonl") as rejects,
     ):
+        if "harmony" in chosen:
+            encoding()  # loaded before the workers fork: they share it instead of each loading it
         work = functools.partial(export_chunk, formats=chosen, system_prompt=system_prompt)
         for split, path in zip(SPLITS, inputs, strict=True):
-            chunks = line_chunks([path], max_records=CHUNK_RECORDS, progress=progress)
+            chunks = line_chunks(
+                [path], max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
+            )
             exported[split] = export_split(
                 ordered_map(work, chunks, jobs=jobs),
                 split,

@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+from stages.common.json_value import json_value
+
 FAILED_STATUSES = {"error", "failed", "failure", "fail"}
 _FAILED_TEXT = re.compile(r"^\s*(error|exception|traceback|failed|fatal)\b", re.IGNORECASE)
 MAX_ERROR_CHARS = 300
@@ -21,7 +23,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
     if not text.lstrip(JSON_WHITESPACE).startswith("{"):
         return None
     try:
-        value = json.loads(text)
+        value = json_value(text)
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None

@@ -21,6 +21,7 @@ from typing import Any
 
 from schemas.format_lines import FormatError, OpenAIFileReport
 from stages.common.hashing import content_id
+from stages.common.json_value import json_value
 from stages.formats.vocab import o200k
 
 MAX_TOKENS_PER_EXAMPLE = 65536
@@ -221,7 +222,7 @@ def check_openai_file(
     for index, (lineno, raw) in enumerate(lines):
         examples += 1
         try:
-            example = json.loads(raw)
+            example = json_value(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             out = _Line(file, lineno, _record_id(ids, index, None))
             out.error("$", "invalid_json", f"not JSON: {exc}")

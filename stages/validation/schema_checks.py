@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 
 from schemas.format_lines import FormatError
+from stages.common.json_value import json_value
 from stages.common.jsonl import Line
 from stages.common.schema_validator import SchemaValidator
 from stages.validation.finding import Finding
@@ -91,7 +92,7 @@ def check_lines(
             yield format_error(file, line.number, ids.get(index, ""), "$", "line_too_long", message)
             continue
         try:
-            value = json.loads(line.data)
+            value = json_value(line.data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             message = f"not JSON: {exc}"
             yield format_error(file, line.number, ids.get(index, ""), "$", "invalid_json", message)

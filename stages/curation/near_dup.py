@@ -106,6 +106,10 @@ class NearDuplicates:
             self._union(index, first)
         elif self.threshold is not None and signature is not None:
             for other in self._lsh.query(signature):
+                # A candidate already in this record's group needs no check: the union would
+                # change nothing (repetitive logs give thousands of such candidates a record).
+                if self._root(other) == self._root(index):
+                    continue
                 if signature.jaccard(self._signatures[other]) >= self.threshold:
                     self._union(index, other)
             self._lsh.insert(index, signature)

@@ -18,29 +18,39 @@ refusal, with its reason, is in rejects.jsonl and counted per format in stats.js
 """
 
 import contextlib
+import functools
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 import msgspec
 
-from schemas.conversation import Conversation, Message
-from schemas.export_lines import ExportReject, RecordMetadata
+from schemas.base import Record
+from schemas.conversation import Conversation, Message, Source
+from schemas.export_lines import ExportReject
 from stages.common.atomic import atomic_folder, write_bytes_atomic
-from stages.common.cli import setup_logging, stage_command
-from stages.common.jsonl import JsonlWriter, read_records, records_size
+from stages.common.cli import jobs_option, setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, records_size
+from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.progress import Progress
+from stages.common.record_chunks import Chunk, decode_chunk, line_chunks
 from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
+from stages.formats.harmony import encoding
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info
 
 SPLITS = ("train", "validation")
+CHUNK_RECORDS = 500  # records per worker task (fewer when they are long: record_chunks)
+# Input bytes per task: a chunk comes back as nine formats, several times its size, and
+# 2 tasks a worker are in flight.
+CHUNK_BYTES = 1 << 20
 
 log = logging.getLogger("logtune")
 
@@ -84,11 +94,60 @@ class FormatCounts:
         }
 
 
+class _SplicedMetadata(Record):
+    """`RecordMetadata`'s fields in its order, with labels and meta encoded by a worker."""
+
+    id: str
+    split: str
+    index: int
+    source: Source
+    labels: msgspec.Raw
+    meta: msgspec.Raw
+    lines: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class ExportedRecord(NamedTuple):
+    id: str
+    source: Source
+    labels: bytes
+    meta: bytes
+    placed: list[str]  # the formats that carry it, in format order
+    refused: list[tuple[str, str, str]]  # (format, reason, detail)
+
+
+class ExportedChunk(NamedTuple):
+    lines: dict[str, bytes]  # each format's encoded lines, in record order
+    records: list[ExportedRecord]
+
+
+def export_chunk(chunk: Chunk, formats: list[str], system_prompt: str | None) -> ExportedChunk:
+    """A worker's share: a chunk of curated records in every format, encoded."""
+    encode = msgspec.json.Encoder().encode
+    out: dict[str, bytearray] = {name: bytearray() for name in formats}
+    records = []
+    for record in decode_chunk(chunk, Conversation):
+        conversation = with_system_prompt(record, system_prompt)
+        lines, refused = export_record(conversation, formats)
+        for name, line in lines.items():
+            out[name] += encode(line)
+            out[name] += b"\n"
+        records.append(
+            ExportedRecord(
+                conversation.id,
+                conversation.source,
+                encode(conversation.labels),
+                encode(conversation.meta),
+                list(lines),
+                [(name, r.reason, r.detail) for name, r in refused.items()],
+            )
+        )
+    return ExportedChunk({name: bytes(data) for name, data in out.items()}, records)
+
+
 def export_split(
-    records: Any,
+    chunks: Iterator[ExportedChunk],
     split: str,
     formats: list[str],
-    system_prompt: str | None,
     formats_dir: Path,
     metadata: JsonlWriter,
     rejects: JsonlWriter,
@@ -100,39 +159,41 @@ def export_split(
             name: stack.enter_context(JsonlWriter(formats_dir / name / f"{split}.jsonl"))
             for name in formats
         }
-        index = -1
-        for index, record in enumerate(records):
-            conversation = with_system_prompt(record, system_prompt)
-            lines, refused = export_record(conversation, formats)
-            placed = {}
-            for name, line in lines.items():
-                placed[name] = writers[name].count
-                writers[name].write(line)
-                counts.lines[name][split] += 1
-            for name, refusal in refused.items():
-                counts.refused[name][refusal.reason] += 1
-                rejects.write(
-                    ExportReject(
-                        id=conversation.id,
+        index = 0
+        for chunk in chunks:
+            for record in chunk.records:
+                placed = {}
+                for name in record.placed:
+                    placed[name] = counts.lines[name][split]
+                    counts.lines[name][split] += 1
+                for name, reason, detail in record.refused:
+                    counts.refused[name][reason] += 1
+                    rejects.write(
+                        ExportReject(
+                            id=record.id,
+                            split=split,
+                            index=index,
+                            format=name,
+                            reason=reason,
+                            message=detail,
+                        )
+                    )
+                metadata.write(
+                    _SplicedMetadata(
+                        id=record.id,
                         split=split,
                         index=index,
-                        format=name,
-                        reason=refusal.reason,
-                        message=refusal.detail,
+                        source=record.source,
+                        labels=msgspec.Raw(record.labels),
+                        meta=msgspec.Raw(record.meta),
+                        lines=placed,
                     )
                 )
-            metadata.write(
-                RecordMetadata(
-                    id=conversation.id,
-                    split=split,
-                    index=index,
-                    source=conversation.source,
-                    labels=conversation.labels,
-                    meta=conversation.meta,
-                    lines=placed,
-                )
-            )
-    return index + 1
+                index += 1
+            for name in formats:
+                written = counts.lines[name][split] - writers[name].count
+                writers[name].write_encoded(chunk.lines[name], written)
+    return index
 
 
 def write_trainer_configs(out: Path, counts: FormatCounts, dataset_name: str) -> None:
@@ -230,6 +291,7 @@ def summarize(
     help="Prefix of the dataset names in dataset_info.json (LLaMA-Factory).",
 )
 @click.option("--out-dir", default="data/export", show_default=True)
+@jobs_option
 def main(
     curated_dir: str,
     ingested: str,
@@ -238,6 +300,7 @@ def main(
     system_prompt: str | None,
     dataset_name: str,
     out_dir: str,
+    jobs: int,
 ) -> None:
     """Write the curated conversations in each training format, plus metadata, rejects,
     trainer configs and stats.
@@ -260,10 +323,21 @@ def main(
         JsonlWriter(out / "records.metadata.jsonl") as metadata,
         JsonlWriter(out / "rejects.jsonl") as rejects,
     ):
+        if "harmony" in chosen:
+            encoding()  # loaded before the workers fork: they share it instead of each loading it
+        work = functools.partial(export_chunk, formats=chosen, system_prompt=system_prompt)
         for split, path in zip(SPLITS, inputs, strict=True):
-            records = read_records(path, Conversation, progress)
+            chunks = line_chunks(
+                [path], max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
+            )
             exported[split] = export_split(
-                records, split, chosen, system_prompt, formats_dir, metadata, rejects, counts
+                ordered_map(work, chunks, jobs=jobs),
+                split,
+                chosen,
+                formats_dir,
+                metadata,
+                rejects,
+                counts,
             )
     for name, refused in counts.refused.items():
         if refused:

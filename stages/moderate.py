@@ -10,21 +10,70 @@ Moderation fails closed: a conversation whose verdict could not be obtained is n
 (`unmoderated.<reason>`); its verdict is not cached, so the next run asks again.
 """
 
+import functools
 import json
+from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import click
+import msgspec
 
 from schemas.conversation import Conversation
 from schemas.flagged import Flagged
-from stages.common.cli import setup_logging, stage_command
-from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
+from stages.common.cli import jobs_option, setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, records_size
 from stages.common.llm import LLMSettings, LLMStats, ModerationResult, moderate_all
 from stages.common.llm.llm_option import llm_option
+from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.progress import Progress
+from stages.common.record_chunks import Chunk, decode_chunk, line_chunks
 from stages.common.stats import Stats
 from stages.llm_tasks.moderation import CATEGORIES, conversation_texts, offline_moderator
+
+
+class ModeratedChunk(NamedTuple):
+    kept: bytes  # encoded lines of the conversations that pass
+    n_kept: int
+    flagged: bytes  # encoded Flagged lines
+    n_flagged: int
+    counts: dict[str, int]
+
+
+def moderate_chunk(
+    chunk: Chunk, llm: LLMSettings, max_chars: int, ignore: frozenset[str], cache_dir: str
+) -> ModeratedChunk:
+    """Moderate a chunk of conversations (in a worker when the provider is offline)."""
+    encode = msgspec.json.Encoder().encode
+    conversations = decode_chunk(chunk, Conversation)
+    counts: Counter[str] = Counter(read=len(conversations))
+    pieces = [conversation_texts(c, max_chars) for c in conversations]
+    results, llm_stats = moderate_all(
+        llm,
+        [text for texts in pieces for text in texts],
+        cache_dir=cache_dir,
+        moderator=offline_moderator,
+    )
+    counts.update(llm_stats.counters())
+    kept, flagged = bytearray(), bytearray()
+    n_kept = n_flagged = start = 0
+    for conversation, texts in zip(conversations, pieces, strict=True):
+        outcome = verdict(conversation, results[start : start + len(texts)], ignore)
+        start += len(texts)
+        if outcome is None:
+            kept += encode(conversation) + b"\n"
+            n_kept += 1
+            continue
+        flagged += encode(outcome) + b"\n"
+        n_flagged += 1
+        if outcome.error is not None:
+            counts[f"unmoderated.{outcome.error}"] += 1
+            continue
+        counts["flagged_total"] += 1
+        for category in outcome.categories:
+            counts[f"flagged.{category}"] += 1
+    return ModeratedChunk(bytes(kept), n_kept, bytes(flagged), n_flagged, dict(counts))
 
 
 def verdict(
@@ -64,6 +113,7 @@ def verdict(
 @click.option("--chunk-size", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--cache-dir", default="data/llm_cache/moderate", show_default=True)
 @click.option("--out-dir", default="data/moderated", show_default=True)
+@jobs_option
 def main(
     inputs: tuple[str, ...],
     llm: LLMSettings,
@@ -72,6 +122,7 @@ def main(
     chunk_size: int,
     cache_dir: str,
     out_dir: str,
+    jobs: int,
 ) -> None:
     """Moderate every conversation; pass on the clean ones, set aside the flagged ones.
 
@@ -90,35 +141,22 @@ def main(
             *LLMStats().counters(),
         ]
     )
+    # Offline, moderation is CPU work for every core; a server's requests stay in this
+    # process, where `llm.concurrency` bounds them.
+    workers = jobs if llm.provider == "offline" else 1
+    work = functools.partial(
+        moderate_chunk, llm=llm, max_chars=max_chars, ignore=ignore, cache_dir=cache_dir
+    )
     with (
         Progress("read", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "conversations.jsonl") as kept,
         JsonlWriter(out / "flagged.jsonl") as flagged,
     ):
-        for chunk in batches(read_all(inputs, Conversation, progress), chunk_size):
-            stats.add("read", len(chunk))
-            pieces = [conversation_texts(c, max_chars) for c in chunk]
-            results, llm_stats = moderate_all(
-                llm,
-                [text for texts in pieces for text in texts],
-                cache_dir=cache_dir,
-                moderator=offline_moderator,
-            )
-            stats.merge(llm_stats.counters())
-            start = 0
-            for conversation, texts in zip(chunk, pieces, strict=True):
-                outcome = verdict(conversation, results[start : start + len(texts)], ignore)
-                start += len(texts)
-                if outcome is None:
-                    kept.write(conversation)
-                    continue
-                flagged.write(outcome)
-                if outcome.error is not None:
-                    stats.add(f"unmoderated.{outcome.error}")
-                    continue
-                stats.add("flagged_total")
-                for category in outcome.categories:
-                    stats.add(f"flagged.{category}")
+        chunks = line_chunks(inputs, max_records=chunk_size, progress=progress)
+        for result in ordered_map(work, chunks, jobs=workers):
+            stats.merge(result.counts)
+            kept.write_encoded(result.kept, result.n_kept)
+            flagged.write_encoded(result.flagged, result.n_flagged)
         stats.add("kept", kept.count)
     stats.write(out / "stats.json")
     click.echo(json.dumps(stats.to_dict()), err=True)

@@ -19,28 +19,37 @@ written; `fail_on_empty` does the same for warnings. `--no-fail-on-error` keeps 
 pipeline going and leaves the verdict to the `errors_total` metric.
 """
 
+import functools
 import logging
+import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 import msgspec
 
-from schemas.export_lines import RecordMetadata
 from schemas.format_lines import FormatError, FormatWarning, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
-from stages.common.cli import setup_logging, stage_command
+from stages.common.cli import jobs_option, setup_logging, stage_command
 from stages.common.input_paths import provenance_path
-from stages.common.jsonl import JsonlWriter, Line, iter_lines
+from stages.common.jsonl import JsonlWriter, Span, iter_spans, open_lines, read_lines
+from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.progress import Progress
 from stages.common.stats import json_bytes
 from stages.formats import LINE_SCHEMAS
+from stages.formats.harmony import encoding
+from stages.formats.vocab import o200k
 from stages.validation.consumers import CONSUMER_CHECKS
 from stages.validation.empty import empty_warnings
-from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE, check_openai_file
+from stages.validation.metadata_index import MetadataIndex, index_metadata
+from stages.validation.openai_checks import (
+    MAX_TOKENS_PER_EXAMPLE,
+    check_openai_file,
+    combined_report,
+)
 from stages.validation.schema_checks import check_lines, format_error
 from stages.validation.summary import (
     SPLITS,
@@ -51,38 +60,12 @@ from stages.validation.summary import (
 )
 
 LOG_LIMIT = 20
+SPAN_BYTES = 4 << 20  # a worker's share of a file: enough work that handing it out costs little
 
 log = logging.getLogger("logtune")
 
-LineIds = dict[tuple[str, str], dict[int, str]]
 
-
-def read_metadata(path: Path, errors: list[FormatError]) -> list[RecordMetadata]:
-    """The export's metadata; a line that does not decode is an error, not a crash."""
-    decoder = msgspec.json.Decoder(RecordMetadata)
-    file = provenance_path(path)
-    if not path.exists():
-        errors.append(format_error(file, 0, "", "$", "missing_file", "no metadata file"))
-        return []
-    records = []
-    for line in iter_lines(path, max_line_bytes=None):
-        try:
-            records.append(decoder.decode(line.data))
-        except msgspec.DecodeError as exc:
-            errors.append(format_error(file, line.number, "", "$", "invalid_metadata", str(exc)))
-    return records
-
-
-def line_ids(records: list[RecordMetadata]) -> LineIds:
-    """(format, split) → {0-based line: record id}, from the metadata's `lines` column."""
-    ids: LineIds = {}
-    for record in records:
-        for name, line in record.lines.items():
-            ids.setdefault((name, record.split), {})[line] = record.id
-    return ids
-
-
-def check_parallel(file: str, n_lines: int, ids: dict[int, str]) -> list[FormatError]:
+def check_parallel(file: str, n_lines: int, ids: Mapping[int, str]) -> list[FormatError]:
     """The metadata places exactly one record on every line of the file."""
     if set(ids) == set(range(n_lines)):
         return []
@@ -90,41 +73,89 @@ def check_parallel(file: str, n_lines: int, ids: dict[int, str]) -> list[FormatE
     return [format_error(file, 0, "", "lines", "metadata_mismatch", message)]
 
 
-class Counted:
-    """Lines passed through, counted, so the schema pass also gives the file's length."""
+class SpanCheck(NamedTuple):
+    """A worker's share of one export file: a run of whole lines."""
 
-    def __init__(self, lines: Iterable[Line]) -> None:
-        self.lines = lines
-        self.count = 0
-
-    def __iter__(self) -> Iterator[Line]:
-        for line in self.lines:
-            self.count += 1
-            yield line
+    path: str
+    name: str
+    span: Span
+    ids: dict[int, str]  # 0-based line → record id, for the span's lines
+    in_order: list[str] | None  # the span's ids line by line, when every line of the file has one
 
 
-def check_file(
-    path: Path, name: str, ids: dict[int, str], max_tokens: int
-) -> tuple[int, list[FormatError], OpenAIFileReport | None]:
-    """Lines, errors and (for the OpenAI format) the OpenAI report of one export file;
-    every error names the format."""
-    file = provenance_path(path)
-    # Exports are our own output: no line is too long (a conversation can outgrow any input limit).
-    lines = Counted(iter_lines(path, max_line_bytes=None))
-    consumer = CONSUMER_CHECKS.get(name)
+class SpanFindings(NamedTuple):
+    lines: int
+    errors: list[FormatError]  # by schema and consumer
+    report: OpenAIFileReport | None
+
+
+def check_span(task: SpanCheck, max_tokens: int) -> SpanFindings:
+    """Schema and consumer checks of a span's lines; OpenAI checks and tokens for `openai`."""
+    file = provenance_path(task.path)
+    span = task.span
+    with open_lines(task.path) as handle:
+        handle.seek(span.start)
+        # Exports are our own output: no limit of size or depth (a conversation can outgrow any).
+        lines = list(read_lines(handle, None, span.first_line, span.end - span.start))
+    consumer = CONSUMER_CHECKS.get(task.name)
+    schema = LINE_SCHEMAS[task.name]
     errors = list(
-        check_lines(lines, file=file, schema_name=LINE_SCHEMAS[name], ids=ids, consumer=consumer)
+        check_lines(lines, file=file, schema_name=schema, ids=task.ids, consumer=consumer)
     )
-    n_lines = lines.count
+    report = None
+    if task.name == "openai":
+        numbered = ((line.number, line.data) for line in lines)
+        report = check_openai_file(numbered, file=file, ids=task.in_order, max_tokens=max_tokens)
+    return SpanFindings(len(lines), errors, report)
+
+
+def line_count(path: Path) -> int:
+    """Lines of a file as `iter_lines` gives them, counted without decoding any."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(SPAN_BYTES):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def span_checks(path: Path, name: str, ids: Mapping[int, str]) -> list[SpanCheck]:
+    """The spans of one export file, each with the record ids of its lines."""
+    n_lines = line_count(path)
+    complete = all(i in ids for i in range(n_lines))
+    spans = list(iter_spans(path, max_line_bytes=sys.maxsize, span_bytes=SPAN_BYTES))
+    ends = [span.first_line - 1 for span in spans[1:]] + [n_lines]
+    tasks = []
+    for span, end in zip(spans or [Span(0, 0, 1)], ends, strict=True):
+        indices = range(span.first_line - 1, end)
+        own = {i: ids[i] for i in indices if i in ids}
+        in_order = [ids[i] for i in indices] if complete else None
+        tasks.append(SpanCheck(str(path), name, span, own, in_order))
+    return tasks
+
+
+def file_findings(
+    path: Path, name: str, ids: Mapping[int, str], found: list[SpanFindings], max_tokens: int
+) -> tuple[int, list[FormatError], OpenAIFileReport | None]:
+    """Lines, errors and (for the OpenAI format) the OpenAI report of one export file, from
+    its spans' findings; every error names the format."""
+    file = provenance_path(path)
+    n_lines = sum(f.lines for f in found)
+    errors = [error for f in found for error in f.errors]
     errors.extend(check_parallel(file, n_lines, ids))
     report = None
     if name == "openai":
-        known = [ids[i] for i in range(n_lines) if i in ids]
-        in_order = known if len(known) == n_lines else None
-        lines = ((line.number, line.data) for line in iter_lines(path, max_line_bytes=None))
-        report = check_openai_file(lines, file=file, ids=in_order, max_tokens=max_tokens)
+        report = combined_report(file, [f.report for f in found if f.report], max_tokens)
         errors.extend(report.errors)
     return n_lines, [msgspec.structs.replace(e, format=name) for e in errors], report
+
+
+def check_file(
+    path: Path, name: str, ids: Mapping[int, str], max_tokens: int
+) -> tuple[int, list[FormatError], OpenAIFileReport | None]:
+    """One export file checked in this process."""
+    found = [check_span(task, max_tokens) for task in span_checks(path, name, ids)]
+    return file_findings(path, name, ids, found, max_tokens)
 
 
 def openai_metrics(reports: dict[str, OpenAIFileReport]) -> dict[str, Any]:
@@ -154,35 +185,63 @@ class Findings:
         self.warnings: list[FormatWarning] = []
         self.formats: dict[str, dict[str, Any]] = {}
         self.openai: dict[str, OpenAIFileReport] = {}
-        self.records: list[RecordMetadata] = []
+        self.metadata = MetadataIndex()
 
-    def check_format(self, folder: Path, ids: LineIds, max_tokens: int, progress: Progress) -> None:
-        name = folder.name
-        if name not in LINE_SCHEMAS:
-            message = f"no line schema for a format named {name!r}"
-            error = format_error(provenance_path(folder), 0, "", "$", "unknown_format", message)
-            self.errors.append(msgspec.structs.replace(error, format=name))
-            return
-        lines: dict[str, int] = {}
-        n_errors = 0
-        for split in SPLITS:
-            path = folder / f"{split}.jsonl"
-            if not path.exists():
-                missing = format_error(provenance_path(path), 0, "", "$", "missing_file", "")
-                found = [msgspec.structs.replace(missing, format=name)]
-            else:
-                lines[split], found, report = check_file(
-                    path, name, ids.get((name, split), {}), max_tokens
-                )
-                if report is not None:
-                    self.openai[split] = report
-                progress.update(path.stat().st_size)
-            self.errors.extend(found)
-            n_errors += len(found)
-        self.formats[name] = {"lines": lines, "errors": n_errors}
+    def check_formats(
+        self, folders: list[Path], max_tokens: int, progress: Progress, jobs: int
+    ) -> None:
+        """Every file of every format, its spans checked on `jobs` processes, in order."""
+        plan: list[tuple[Path, str, list[SpanCheck]]] = []
+        places = self.metadata.places
+        for folder in folders:
+            if folder.name in LINE_SCHEMAS:
+                for split in SPLITS:
+                    path = folder / f"{split}.jsonl"
+                    if path.exists():
+                        plan.append(
+                            (
+                                path,
+                                split,
+                                span_checks(
+                                    path, folder.name, places.get((folder.name, split), {})
+                                ),
+                            )
+                        )
+        tasks = (task for _, _, checks in plan for task in checks)
+        results = ordered_map(
+            functools.partial(check_span, max_tokens=max_tokens), tasks, jobs=jobs
+        )
+        checked = iter(plan)
+        for folder in folders:
+            name = folder.name
+            if name not in LINE_SCHEMAS:
+                message = f"no line schema for a format named {name!r}"
+                error = format_error(provenance_path(folder), 0, "", "$", "unknown_format", message)
+                self.errors.append(msgspec.structs.replace(error, format=name))
+                continue
+            lines: dict[str, int] = {}
+            n_errors = 0
+            for split in SPLITS:
+                path = folder / f"{split}.jsonl"
+                if not path.exists():
+                    missing = format_error(provenance_path(path), 0, "", "$", "missing_file", "")
+                    found = [msgspec.structs.replace(missing, format=name)]
+                else:
+                    _, _, checks = next(checked)
+                    spans = [next(results) for _ in checks]
+                    progress.update(sum(c.span.end - c.span.start for c in checks))
+                    file_ids = places.get((name, split), {})
+                    lines[split], found, report = file_findings(
+                        path, name, file_ids, spans, max_tokens
+                    )
+                    if report is not None:
+                        self.openai[split] = report
+                self.errors.extend(found)
+                n_errors += len(found)
+            self.formats[name] = {"lines": lines, "errors": n_errors}
 
     def record_counts(self) -> dict[str, int]:
-        return {s: sum(r.split == s for r in self.records) for s in SPLITS}
+        return self.metadata.record_counts()
 
     def find_empty(self, formats_dir: Path) -> None:
         def place(name: str, split: str) -> str:
@@ -209,19 +268,20 @@ class Findings:
         return metrics
 
 
-def validate_exports(export_dir: Path, max_tokens: int) -> Findings:
+def validate_exports(export_dir: Path, max_tokens: int, jobs: int = 1) -> Findings:
     findings = Findings()
-    findings.records = read_metadata(export_dir / "records.metadata.jsonl", findings.errors)
-    ids = line_ids(findings.records)
+    findings.metadata = index_metadata(export_dir / "records.metadata.jsonl", findings.errors)
     formats_dir = export_dir / "formats"
     if not formats_dir.is_dir():
         raise click.ClickException(f"{formats_dir}: no exports to validate (run the export stage)")
     folders = sorted(p for p in formats_dir.iterdir() if p.is_dir())
     files = [folder / f"{split}.jsonl" for folder in folders for split in SPLITS]
     total = sum(file.stat().st_size for file in files if file.exists())
+    # Loaded before the workers fork: they share the tables instead of building their own.
+    o200k()
+    encoding()
     with Progress("check", total=total, unit="B") as progress:
-        for folder in folders:
-            findings.check_format(folder, ids, max_tokens, progress)
+        findings.check_formats(folders, max_tokens, progress, jobs)
     findings.find_empty(formats_dir)
     return findings
 
@@ -231,8 +291,12 @@ def write_plots(plots: Path, findings: Findings) -> None:
     write_bytes_atomic(
         plots / "token_lengths.csv", csv_bytes(length_histogram(lengths), ("tokens", *SPLITS))
     )
-    for key, name in (("source", "sources"), ("example_type", "example_types")):
-        rows = examples_by(findings.records, key)
+    metadata = findings.metadata
+    for key, name, counts in (
+        ("source", "sources", metadata.sources),
+        ("example_type", "example_types", metadata.example_types),
+    ):
+        rows = examples_by(counts, key)
         write_bytes_atomic(plots / f"{name}.csv", csv_bytes(rows, (key, *SPLITS, "examples")))
 
 
@@ -270,12 +334,14 @@ def describe_warning(warning: FormatWarning) -> str:
     help="Exit 1 when a split or a whole format has no line (after writing every report).",
 )
 @click.option("--out-dir", default="data/validate", show_default=True)
+@jobs_option
 def main(
     export_dir: str,
     max_tokens_per_example: int,
     fail_on_error: bool,
     fail_on_empty: bool,
     out_dir: str,
+    jobs: int,
 ) -> None:
     """Check every exported line, count tokens, and write DVC metrics, plots and errors.
 
@@ -283,7 +349,7 @@ def main(
     """
     setup_logging("validate")
     out = Path(out_dir)
-    findings = validate_exports(Path(export_dir), max_tokens_per_example)
+    findings = validate_exports(Path(export_dir), max_tokens_per_example, jobs)
     with JsonlWriter(out / "errors.jsonl") as errors:
         errors.write_all(findings.errors)
     write_plots(out / "plots", findings)

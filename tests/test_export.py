@@ -238,3 +238,15 @@ def test_system_prompt_goes_first(run, workdir: Path) -> None:
 def test_unknown_format_is_refused(run, workdir: Path) -> None:
     result = run(main, "--formats", "csv", exit_code=2)
     assert "Invalid value for '--formats': 'csv' is not" in result.output
+
+
+def test_output_bytes_do_not_depend_on_workers_or_chunks(run, workdir: Path, monkeypatch) -> None:
+    one = export(run, workdir, "--jobs", "1")
+    whole = {p.relative_to(one): p.read_bytes() for p in sorted(one.rglob("*")) if p.is_file()}
+    # One record per worker task: every record's lines and metadata cross a chunk boundary.
+    monkeypatch.setattr("stages.export.CHUNK_RECORDS", 1)
+    (workdir / "again").mkdir()
+    monkeypatch.chdir(workdir / "again")
+    two = export(run, workdir / "again", "--jobs", "2")
+    split = {p.relative_to(two): p.read_bytes() for p in sorted(two.rglob("*")) if p.is_file()}
+    assert split == whole

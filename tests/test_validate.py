@@ -10,6 +10,7 @@ from schemas.format_lines import FormatError
 from stages import export, validate
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.stats import json_bytes
+from stages.validation.metadata_index import LinePlaces
 from stages.validation.openai_checks import default_epochs
 from stages.validation.summary import bucket, length_histogram, percentile, token_summary
 from tests.conftest import read_jsonl
@@ -252,3 +253,34 @@ def test_an_empty_split_fails_the_stage_with_fail_on_empty(run, workdir: Path) -
     (workdir / "params.yaml").write_text("validate:\n  fail_on_empty: true\n")
     run_validate(run, exit_code=1)
     run_validate(run, "--no-fail-on-empty")
+
+
+def test_outputs_do_not_depend_on_workers_or_spans(run, workdir, exported, monkeypatch) -> None:
+    openai = exported / "formats" / "openai" / "train.jsonl"
+    lines = openai.read_text().splitlines()
+    bad = json.loads(lines[1])
+    bad["messages"][2]["content"] = [{"type": "text", "text": "caught 3"}]
+    openai.write_text("\n".join([lines[0], json.dumps(bad), *lines[2:]]) + "\n")
+    qwen = exported / "formats" / "qwen" / "train.jsonl"
+    qwen.write_text("".join(qwen.read_text().splitlines(keepends=True)[:-1]) + "not json\n")
+    run_validate(run, "--no-fail-on-error", "--jobs", "1")
+    val = workdir / "val"
+    whole = {p.relative_to(val): p.read_bytes() for p in sorted(val.rglob("*")) if p.is_file()}
+    assert metrics(workdir)["errors_total"] >= 3
+    # A span of one line each: every line is a worker's task, on two workers.
+    monkeypatch.setattr("stages.validate.SPAN_BYTES", 1)
+    run_validate(run, "--no-fail-on-error", "--jobs", "2")
+    split = {p.relative_to(val): p.read_bytes() for p in sorted(val.rglob("*")) if p.is_file()}
+    assert split == whole
+
+
+def test_line_places_read_like_the_dict_of_line_to_id() -> None:
+    ids = ["r0", "r1", "r2", "r3", "r4"]
+    placements = [(0, 0), (2, 1), (2, 2), (-1, 3), (10**12, 4)]  # a repeat, two corrupt lines
+    places = LinePlaces(ids)
+    expected: dict[int, str] = {}
+    for line, position in placements:
+        places.place(line, position)
+        expected[line] = ids[position]
+    assert dict(places) == expected and len(places) == len(expected) == 4
+    assert 1 not in places and places.get(1) is None and places[2] == "r2"

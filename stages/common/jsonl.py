@@ -249,11 +249,18 @@ def read_records(
             try:
                 record = decoder.decode(line.data)
             except msgspec.DecodeError as error:
-                raise UserError(
-                    f"{file}:{line.number}: not a {record_type.__name__} record ({error}): "
-                    "give this stage the output of the stage before it"
-                ) from None
+                raise not_a_record(file, line.number, record_type, error) from None
             yield record
+
+
+def not_a_record(
+    file: str | Path, number: int, record_type: type, error: msgspec.DecodeError
+) -> UserError:
+    """A line of a stage's input that is not the record the stage reads."""
+    return UserError(
+        f"{file}:{number}: not a {record_type.__name__} record ({error}): "
+        "give this stage the output of the stage before it"
+    )
 
 
 def read_all(

@@ -10,14 +10,20 @@ import json
 import re
 from typing import Any
 
+from stages.common.json_value import json_value
+
 FAILED_STATUSES = {"error", "failed", "failure", "fail"}
 _FAILED_TEXT = re.compile(r"^\s*(error|exception|traceback|failed|fatal)\b", re.IGNORECASE)
 MAX_ERROR_CHARS = 300
+JSON_WHITESPACE = " \t\n\r"  # what may come before a JSON value
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
+    # Most results are plain text: no need to have the decoder fail on them.
+    if not text.lstrip(JSON_WHITESPACE).startswith("{"):
+        return None
     try:
-        value = json.loads(text)
+        value = json_value(text)
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None

@@ -9,6 +9,7 @@ bands are chosen so that a pair at the threshold becomes a candidate with 99 % p
 and every candidate is checked against the threshold before it counts.
 """
 
+import functools
 from typing import Any
 
 from rensa import RMinHash, RMinHashLSH
@@ -41,6 +42,7 @@ def shingles(text: str) -> list[str]:
     return list({text[i : i + SHINGLE_CHARS] for i in range(len(text) - SHINGLE_CHARS + 1)})
 
 
+@functools.cache
 def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
     """(bands, rows per band): the most rows (fewest needless candidates) that still make a
     pair at the threshold a candidate with CANDIDATE_RECALL."""
@@ -57,6 +59,17 @@ def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
 MINHASH_SEED = 1
 
 
+def minhash(text: str, threshold: float | None) -> RMinHash | None:
+    """The signature `NearDuplicates` compares at this threshold; None when it compares none.
+    Computed apart from `add` so that workers can make the signatures."""
+    if threshold is None:
+        return None
+    n_bands, rows = bands(threshold)
+    signature = RMinHash(num_perm=n_bands * rows, seed=MINHASH_SEED)
+    signature.update(shingles(text))
+    return signature
+
+
 class NearDuplicates:
     """Collects conversations one by one; `losers` then names the copies to drop and why."""
 
@@ -70,7 +83,6 @@ class NearDuplicates:
         if threshold is not None:
             n_bands, rows = bands(threshold)
             self._lsh = RMinHashLSH(threshold=threshold, num_perm=n_bands * rows, num_bands=n_bands)
-            self._num_perm = n_bands * rows
 
     def _root(self, i: int) -> int:
         while self.parent[i] != i:
@@ -85,6 +97,10 @@ class NearDuplicates:
 
     def add(self, exact_key: str, text: str, rank: Any) -> int:
         """Add one conversation (its exact key, its signature text, how good its labels are)."""
+        return self.add_signed(exact_key, minhash(text, self.threshold), rank)
+
+    def add_signed(self, exact_key: str, signature: RMinHash | None, rank: Any) -> int:
+        """`add`, with the signature `minhash` made of the signature text."""
         index = len(self.parent)
         self.parent.append(index)
         self.ranks.append(rank)
@@ -92,10 +108,12 @@ class NearDuplicates:
         self.exact_group.append(first)
         if first != index:
             self._union(index, first)
-        elif self.threshold is not None:
-            signature = RMinHash(num_perm=self._num_perm, seed=MINHASH_SEED)
-            signature.update(shingles(text))
+        elif self.threshold is not None and signature is not None:
             for other in self._lsh.query(signature):
+                # A candidate already in this record's group needs no check: the union would
+                # change nothing (repetitive logs give thousands of such candidates a record).
+                if self._root(other) == self._root(index):
+                    continue
                 if signature.jaccard(self._signatures[other]) >= self.threshold:
                     self._union(index, other)
             self._lsh.insert(index, signature)

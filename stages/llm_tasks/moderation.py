@@ -53,8 +53,18 @@ def conversation_texts(conversation: Conversation, max_chars: int) -> list[str]:
     return [text[i : i + max_chars] for i in range(0, len(text), max_chars)] or [""]
 
 
+def _candidates(text: str) -> list[str]:
+    """The categories whose pattern can match: for ASCII text (nearly all), those with a
+    phrase in the lower-cased text, a substring test far cheaper than the case-blind
+    regular expression; it only narrows, the pattern still decides."""
+    if not text.isascii():
+        return list(_PATTERNS)
+    lowered = text.lower()
+    return [c for c, phrases in PHRASES.items() if any(p in lowered for p in phrases)]
+
+
 def offline_moderator(text: str) -> ModerationResult:
-    categories = sorted(c for c, pattern in _PATTERNS.items() if pattern.search(text))
+    categories = sorted(c for c in _candidates(text) if _PATTERNS[c].search(text))
     return ModerationResult(
         key="",
         flagged=bool(categories),

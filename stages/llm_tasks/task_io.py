@@ -16,6 +16,7 @@ import msgspec
 
 from stages.common.hashing import canonical_json
 from stages.common.llm import ChatRequest, ChatResult, JsonSchemaFormat
+from stages.common.schema_validator import schema_validator
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -107,9 +108,7 @@ def parse_json_reply(content: str | None, schema: dict[str, Any]) -> Any | TaskE
     value = extract_json(content)
     if isinstance(value, TaskError):
         return value
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(value)
-    )
+    error = jsonschema.exceptions.best_match(schema_validator(schema).iter_errors(value))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         return TaskError("schema_violation", f"{where}: {error.message}")

@@ -19,6 +19,7 @@ import msgspec
 from schemas.conversation import FunctionCall, Message, Tool, ToolCall
 from stages.common.hashing import canonical_json, content_id
 from stages.common.llm import ChatRequest
+from stages.common.schema_validator import schema_validator
 from stages.llm_tasks.task_io import (
     TaskError,
     parse_json_reply,
@@ -86,7 +87,7 @@ def finish(value: dict[str, Any], catalog: list[Tool]) -> Injection | TaskError 
     if not isinstance(arguments, dict):
         return TaskError("invalid_arguments", "arguments must be a JSON object")
     error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(tools[value["tool"]].parameters).iter_errors(arguments)
+        schema_validator(tools[value["tool"]].parameters).iter_errors(arguments)
     )
     if error is not None:
         return TaskError("arguments_schema_violation", f"{value['tool']}: {error.message}")

@@ -17,7 +17,7 @@ from schemas.export_lines import OpenAIChatExample
 from schemas.format_lines import PreferenceRow
 from stages.common.jsonl import iter_lines
 from stages.common.user_error import UserError
-from stages.validate import line_ids, read_metadata
+from stages.validation.metadata_index import index_metadata
 
 SPLIT = "train"
 
@@ -38,11 +38,11 @@ def record_ids(export_dir: Path, name: str) -> dict[int, str]:
     """0-based line of `formats/<name>/train.jsonl` → record id, from the metadata."""
     path = export_dir / "records.metadata.jsonl"
     errors: list = []
-    records = read_metadata(path, errors)
+    index = index_metadata(path, errors)
     if errors:
         first = errors[0]
         raise UserError(f"{first.file}:{first.line}: {first.message}; rerun the export stage")
-    return line_ids(records).get((name, SPLIT), {})
+    return dict(index.places.get((name, SPLIT), {}))
 
 
 def _json_arguments(message: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from schemas.format_lines import FormatError, OpenAIFileReport
 from stages.common.hashing import content_id
+from stages.common.json_value import json_value
 from stages.formats.vocab import o200k
 
 MAX_TOKENS_PER_EXAMPLE = 65536
@@ -221,7 +222,7 @@ def check_openai_file(
     for index, (lineno, raw) in enumerate(lines):
         examples += 1
         try:
-            example = json.loads(raw)
+            example = json_value(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             out = _Line(file, lineno, _record_id(ids, index, None))
             out.error("$", "invalid_json", f"not JSON: {exc}")
@@ -236,6 +237,31 @@ def check_openai_file(
                 out.error("messages", "too_many_tokens", f"{tokens} tokens > {max_tokens}")
         valid += not out.errors
         errors.extend(out.errors)
+    return _report(file, examples, valid, errors, lengths, max_tokens)
+
+
+def combined_report(
+    file: str, parts: Sequence[OpenAIFileReport], max_tokens: int
+) -> OpenAIFileReport:
+    """The report of a file checked in parts (runs of its lines, in order)."""
+    return _report(
+        file,
+        sum(p.examples for p in parts),
+        sum(p.valid_examples for p in parts),
+        [e for p in parts for e in p.errors],
+        [n for p in parts for n in p.tokens_per_example],
+        max_tokens,
+    )
+
+
+def _report(
+    file: str,
+    examples: int,
+    valid: int,
+    errors: list[FormatError],
+    lengths: list[int],
+    max_tokens: int,
+) -> OpenAIFileReport:
     epochs = default_epochs(len(lengths))
     billing = sum(min(max_tokens, n) for n in lengths)
     return OpenAIFileReport(

@@ -17,7 +17,9 @@ from typing import Any
 import jsonschema
 
 from schemas.format_lines import FormatError
+from stages.common.json_value import json_value
 from stages.common.jsonl import Line
+from stages.common.schema_validator import SchemaValidator
 from stages.validation.finding import Finding
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -25,10 +27,9 @@ MESSAGE_CHARS = 300
 
 
 @cache
-def validator(schema_name: str) -> Any:
+def validator(schema_name: str) -> SchemaValidator:
     """A validator for `schemas/<schema_name>.schema.json`, built once."""
-    schema = json.loads((SCHEMA_DIR / f"{schema_name}.schema.json").read_text())
-    return jsonschema.validators.validator_for(schema)(schema)
+    return SchemaValidator(json.loads((SCHEMA_DIR / f"{schema_name}.schema.json").read_text()))
 
 
 def field_path(parts: Iterable[str | int]) -> str:
@@ -81,15 +82,17 @@ def check_lines(
     ids: Mapping[int, str],
     consumer: Callable[[Any], Iterator[Finding]] | None = None,
 ) -> Iterator[FormatError]:
-    """The errors of every line; `ids` maps a 0-based line index to its record id."""
+    """The errors of every line; `ids` maps a 0-based line index (the line number less one)
+    to its record id."""
     check = validator(schema_name)
-    for index, line in enumerate(lines):
+    for line in lines:
+        index = line.number - 1
         if line.oversize:
             message = f"{line.oversize} bytes"
             yield format_error(file, line.number, ids.get(index, ""), "$", "line_too_long", message)
             continue
         try:
-            value = json.loads(line.data)
+            value = json_value(line.data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             message = f"not JSON: {exc}"
             yield format_error(file, line.number, ids.get(index, ""), "$", "invalid_json", message)

@@ -8,10 +8,8 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-from schemas.export_lines import RecordMetadata
 
 SPLITS = ("train", "validation")
 FIRST_BUCKET = 64
@@ -60,12 +58,12 @@ def length_histogram(lengths: dict[str, Sequence[int]]) -> list[dict[str, int]]:
     return rows
 
 
-def examples_by(records: Iterable[RecordMetadata], key: str) -> list[dict[str, Any]]:
-    """Rows `<key>`, train, validation, examples: records per source or per example_type."""
+def examples_by(records: Counter[tuple[str, str]], key: str) -> list[dict[str, Any]]:
+    """Rows `<key>`, train, validation, examples: from records counted per (source or
+    example_type, split)."""
     counts: dict[str, Counter[str]] = {}
-    for record in records:
-        value = record.source if key == "source" else record.labels.example_type
-        counts.setdefault(value or "unlabelled", Counter())[record.split] += 1
+    for (value, split), n in records.items():
+        counts.setdefault(value, Counter())[split] += n
     return [
         {key: name, **{s: c[s] for s in SPLITS}, "examples": sum(c[s] for s in SPLITS)}
         for name, c in sorted(counts.items())

@@ -311,3 +311,33 @@ def test_bad_llm_settings_are_a_clear_error(run, workdir):
     assert "llm: Invalid enum value 'turbo' - at `$.mode`" in result.output
     result = run(enrich.main, str(path), "--llm", "provider", exit_code=2)
     assert "expected KEY=VALUE" in result.output
+
+
+def test_offline_moderation_is_the_same_on_any_number_of_workers(run, workdir):
+    texts = ["fish", "I WILL KILL YOU, noob", "café: i will hurt you", "kill the cow", "bank"]
+    records = [conversation(t, reply=f"ok {i}", line=i + 1) for i, t in enumerate(texts)]
+    path = write_conversations(workdir / "in.jsonl", records)
+    outputs = []
+    for jobs, chunk in (("1", "2000"), ("2", "1")):
+        out = f"out{jobs}"
+        run(
+            moderate.main,
+            str(path),
+            "--out-dir",
+            out,
+            "--cache-dir",
+            "cache",
+            "--jobs",
+            jobs,
+            "--chunk-size",
+            chunk,
+        )
+        outputs.append(
+            [
+                (workdir / out / name).read_bytes()
+                for name in sorted(p.name for p in (workdir / out).iterdir())
+            ]
+        )
+    assert outputs[0] == outputs[1]
+    kept = [r["id"] for r in read_jsonl(workdir / "out1/conversations.jsonl")]
+    assert kept == [records[0].id, records[3].id, records[4].id]

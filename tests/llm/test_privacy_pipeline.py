@@ -115,6 +115,8 @@ def test_no_planted_value_survives_a_full_repro(tmp_path: Path, openai_emulator)
     params = yaml.safe_load(params_file.read_text())
     for section, path in inputs.items():
         params[section]["input"] = path
+    # the planted sources; synthesize has no input to plant (its made-up users may be "dana")
+    params["sources"] = ["toollog", "sessions", "journals", "botlog", "discord"]
     params["ingest_toollog"]["catalog"] = "data/samples/tools/none.json"
     params["collect_discord"]["exports"] = str(tmp_path / "home" / "discord")
     params["scrub"]["env"] = [*params["scrub"]["env"], ENV_NAME]

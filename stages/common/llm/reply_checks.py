@@ -4,28 +4,14 @@ arguments against the tool's parameters. A reply that fails is retried, never pa
 import json
 from typing import Any
 
-import jsonschema
-import jsonschema.validators
 import msgspec
 
-from stages.common.hashing import content_hash
 from stages.common.llm.request import ChatReply, ChatRequest
-
-_validators: dict[str, Any] = {}
-
-
-def _validator(schema: dict[str, Any]) -> Any:
-    """Validators are built once per distinct schema: building one costs more than using it."""
-    digest = content_hash(schema)
-    if digest not in _validators:
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        _validators[digest] = cls(schema)
-    return _validators[digest]
+from stages.common.schema_validator import schema_validator
 
 
 def _violates(schema: dict[str, Any], value: Any) -> bool:
-    return next(iter(_validator(schema).iter_errors(value)), None) is not None
+    return next(schema_validator(schema).iter_errors(value), None) is not None
 
 
 def _check_tool_calls(request: ChatRequest, calls: list[dict[str, Any]]) -> str | None:

@@ -177,7 +177,6 @@ class RuleSet:
             self.keywords.add_word(word, (tuple(indexes), len(word)))
         if by_keyword:
             self.keywords.make_automaton()
-        self.kinds = tuple(dict.fromkeys(rule.kind for rule in self.rules))
 
     def spans(self, text: str) -> Iterator[Span]:
         """Where each rule finds its kind: a rule with keywords only near where they occur."""

@@ -58,11 +58,12 @@ class Scrubber:
 
     def spans(self, text: str) -> Iterator[Span]:
         """Every match, overlaps merged: the earliest start names the kind, secrets before PII."""
+        lowered = text.lower()  # once for every rule set's keyword search
         found = sorted(
             (
                 (span.start, order, -span.end, span)
                 for order, rules in enumerate(self.rule_sets)
-                for span in rules.spans(text)
+                for span in rules.spans(text, lowered)
             ),
         )
         current: Span | None = None

@@ -178,13 +178,14 @@ class RuleSet:
         if by_keyword:
             self.keywords.make_automaton()
 
-    def spans(self, text: str) -> Iterator[Span]:
-        """Where each rule finds its kind: a rule with keywords only near where they occur."""
+    def spans(self, text: str, lowered: str | None = None) -> Iterator[Span]:
+        """Where each rule finds its kind: a rule with keywords only near where they occur.
+        `lowered` is text.lower(), when the caller has it already."""
         for index in self.always:
             yield from self.rules[index].spans(text, self.allow)
         if self.keywords.kind != ahocorasick.AHOCORASICK:
             return
-        lowered = text.lower()
+        lowered = text.lower() if lowered is None else lowered
         if len(lowered) != len(text):  # a character whose lower case is longer: look everywhere
             near: dict[int, list[tuple[int, int]]] = {}
             for _, (indexes, _size) in self.keywords.iter(lowered):

@@ -145,6 +145,10 @@ def main() -> None:
         f"files, {toollog_bytes / 1e6:.0f} MB of tool log; {os.cpu_count()} cores"
     )
     write_params(work, raw_root)
+    # What segment writes when no Discord channel feeds the dataset: curate reads it.
+    dropped = work / "data" / "discord" / "segmented" / "dropped.jsonl"
+    dropped.parent.mkdir(parents=True, exist_ok=True)
+    dropped.touch()
     found = commands(REPO / "dvc.yaml")
     results = []
     print(f"{'stage':<16} {'input MB':>9} {'wall s':>8} {'ratio':>6} {'peak MB':>8}")

@@ -17,8 +17,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from stages.formats import FORMATS, LINE_SCHEMAS, Unexportable
 from stages.formats.chatml import parse_chatml, renumber_calls, to_chatml
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import tool_dicts
-from stages.formats.harmony import to_harmony
+from stages.formats.format_helpers import function_dicts, tool_dicts
+from stages.formats.harmony import SLOT, render, to_harmony
 from stages.formats.preference import chat_message, to_preference
 from stages.formats.qwen import DEFAULT_SYSTEM, parse_qwen, to_qwen
 from stages.formats.sharegpt import to_sharegpt
@@ -96,6 +96,45 @@ def test_openai_harmony_renders_and_parses_every_harmony_line(conv):
     line = to_harmony(conv)[0]
     got = c.parse_harmony(line.text, conv.tools)
     assert got == [{k: getattr(m, k) for k in c.HARMONY_KEYS} for m in line.messages]
+
+
+AWKWARD_TEXTS = [
+    "",
+    "   ",
+    "ends with a newline\n",
+    f"holds the slot {SLOT} character",
+    "holds <|end|> and <|start|>assistant",
+    "\u00e9t\u00e9 \U0001f41f \u4e2d\u6587",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD_TEXTS)
+@pytest.mark.parametrize("conv", [*c.CLEAN, c.NEGATIVE, c.CODE_CORRECTION], ids=lambda x: x.id)
+def test_harmony_text_is_openai_harmonys_full_render(conv, text):
+    """The line's text, laid out from cached skeletons, is what openai-harmony renders for
+    the whole conversation at once; also with awkward texts in every message."""
+    awkward = msgspec.structs.replace(
+        conv,
+        messages=[
+            msgspec.structs.replace(m, content=text if m.content else m.content)
+            for m in conv.messages
+        ],
+    )
+    for each in (conv, awkward):
+        try:
+            line = to_harmony(each)[0]
+        except Unexportable:
+            continue
+        tools = function_dicts(clean_conversation(each).tools)
+        assert line.text == render(line.developer, tools, line.messages)
+
+
+def test_harmony_renders_whole_when_a_tool_holds_the_slot_character():
+    tool = c.Tool(function=c.FunctionDef(name="odd", description=f"marks {SLOT} places"))
+    conv = msgspec.structs.replace(c.PREAMBLE_CALL, tools=[*c.PREAMBLE_CALL.tools, tool])
+    line = to_harmony(conv)[0]
+    assert f"marks {SLOT} places" in line.text
+    assert line.text == render(line.developer, function_dicts(conv.tools), line.messages)
 
 
 def test_harmony_keeps_the_preamble_and_puts_calls_on_commentary():

@@ -5,13 +5,15 @@ import json
 from typing import Any
 
 import msgspec
+import openai_harmony as oh
 import pytest
 
 from stages.formats.chatml import to_chatml
-from stages.formats.harmony import to_harmony
+from stages.formats.harmony import SLOT, to_harmony
 from stages.formats.qwen import to_qwen
 from stages.formats.sharegpt import to_sharegpt
 from stages.validation.consumers import CONSUMER_CHECKS
+from stages.validation.harmony_checks import _parse_header, _parse_whole, parse_harmony
 from tests.formats import conversations as c
 
 
@@ -120,3 +122,45 @@ def test_alpaca_and_preference_rules() -> None:
     two = {**pair, "rejected": [good, {"role": "assistant", "content": "bye"}]}
     assert ("rejected", "not_one_assistant_message") in found("preference", two)
     assert found("preference", {**pair, "prompt": []})[0] == ("prompt", "empty_prompt")
+
+
+def _parsed_or_error(parse, text: str):
+    try:
+        return parse(text)
+    except oh.HarmonyError as exc:
+        return type(exc)
+
+
+def _harmony_texts() -> list[str]:
+    """Exported texts, and the same texts broken in the ways a file gets broken."""
+    good = [line("harmony", conv)["text"] for conv in c.CLEAN]
+    text = good[1]
+    return [
+        *good,
+        "",
+        text + "trailing words",
+        "leading words" + text,
+        text[: len(text) // 2],
+        text.replace("<|start|>user", "<|start|>usr"),
+        text.replace("<|start|>user", "<|start|>user<|start|>assistant"),
+        text.replace("<|channel|>final", "<|channel|>"),
+        text.replace("<|message|>Let me", "<|message|>Let <|end|> me"),
+        text.replace("<|message|>Let me", "<|message|>Let <|reserved_200013|> me"),
+        text.replace("<|message|>Let me", f"<|message|>Let {SLOT} me"),
+        text.replace("<|end|>", "<|call|>", 3),
+        text.replace("to=functions.search_logs", "to=functions.search logs"),
+        text.replace(" <|constrain|>json", "<|constrain|>"),
+    ]
+
+
+@pytest.mark.parametrize("text", _harmony_texts())
+def test_harmony_read_message_by_message_as_openai_harmony_reads_it_whole(text: str) -> None:
+    assert _parsed_or_error(parse_harmony, text) == _parsed_or_error(_parse_whole, text)
+
+
+def test_harmony_headers_are_parsed_once_per_kind() -> None:
+    _parse_header.cache_clear()
+    for conv in c.CLEAN:
+        parse_harmony(line("harmony", conv)["text"])
+    headers = _parse_header.cache_info()
+    assert headers.hits > 0 and headers.currsize < headers.hits + headers.misses

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import re2
 
 from schemas.conversation import FunctionCall, Message, ToolCall
-from stages.common.scrub import Scrubber
+from stages.common.scrub import Scrubber, own_secret_rules, pii_rules
 from stages.curate import main as curate
 from tests.records import conversation, write_conversations
 from tests.secret_corpus import ALL, PERSONAL, SECRETS
@@ -187,3 +188,23 @@ def test_rejected_lines_keep_no_credential(run, workdir: Path, monkeypatch) -> N
     assert "sk-proj-AbCd" not in kept and "sk-proj-AbCd" not in result.output
     assert "en-value-42" not in kept
     assert kept.count("[REDACTED:") == 2
+
+
+def test_rules_run_on_every_text_skip_only_texts_their_re2_prefilter_rules_out() -> None:
+    """A rule without keywords runs where its RE2 prefilter finds something: the prefilter
+    must find every text the rule's own pattern matches, Unicode digits included."""
+    samples = [
+        *(text for _, text, _ in ALL),
+        "full 2001:0db8:85a3:0000:0000:8a2e:0370:7334 here",
+        "call +\u0664\u0664 \u0662\u0660 \u0667\u0669\u0664\u0666 \u0660\u0669\u0665\u0668",
+        "host \u0661\u0669\u0662.\u0661\u0666\u0668.\u0662.\u0662\u0665",
+        "tel \uff14\uff11\uff15-\uff15\uff15\uff15-\uff10\uff11\uff13\uff17",
+    ]
+    for rules in (own_secret_rules(), pii_rules()):
+        for index in rules.always:
+            rule = rules.rules[index]
+            assert rule.prefilter is not None, f"{rule.kind} runs on every text unfiltered"
+            prefilter = re2.compile(rule.prefilter)
+            matched = [text for text in samples if rule.pattern.search(text)]
+            assert matched, f"no sample for {rule.kind}"
+            assert [text for text in matched if not prefilter.search(text)] == []

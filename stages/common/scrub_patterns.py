@@ -115,8 +115,25 @@ def _rule(
     keywords: tuple[str, ...] = (),
     accept: Callable[[re.Match[str]], bool] | None = None,
     spans_escapes: bool = False,
+    prefilter: str | None = None,
 ) -> tuple[Rule, tuple[str, ...]]:
-    return Rule(kind, re.compile(pattern), "v", 0.0, (), accept, spans_escapes), keywords
+    rule = Rule(kind, re.compile(pattern), "v", 0.0, (), accept, spans_escapes, prefilter=prefilter)
+    return rule, keywords
+
+
+# RE2 prefilters of the rules without keywords: each rule's pattern without its lookarounds,
+# `\d` spelled as `\p{Nd}` (Python's `\d` matches every Unicode digit, RE2's only ASCII ones).
+_IPV4 = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"
+_IPV6_FULL = r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}"
+_PHONE = (
+    r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,4}){1,4}"
+    r"|\+\d{8,15}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4}"
+)
+_DISCORD_TOKEN = r"[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40}"
+
+
+def _re2(pattern: str) -> str:
+    return pattern.replace(r"\d", r"\p{Nd}")
 
 
 SECRET_RULES: list[tuple[Rule, tuple[str, ...]]] = [
@@ -136,8 +153,9 @@ SECRET_RULES: list[tuple[Rule, tuple[str, ...]]] = [
     ),
     _rule(
         "discord_token",
-        r"(?P<v>[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40})",
+        f"(?P<v>{_DISCORD_TOKEN})",
         accept=_starts_clean,
+        prefilter=_re2(_DISCORD_TOKEN),
     ),
     _rule(
         "discord_webhook",
@@ -188,8 +206,8 @@ PII_RULES: list[tuple[Rule, tuple[str, ...]]] = [
         r"(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b",
         ("@",),
     ),
-    _rule("ip_address", r"(?P<v>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})", accept=_ip_address),
-    _rule("ip_address", r"(?P<v>[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7})", accept=_ip_address),
+    _rule("ip_address", f"(?P<v>{_IPV4})", accept=_ip_address, prefilter=_re2(_IPV4)),
+    _rule("ip_address", f"(?P<v>{_IPV6_FULL})", accept=_ip_address, prefilter=_re2(_IPV6_FULL)),
     _rule(
         "ip_address",
         r"(?<![\w:.])(?P<v>(?:[0-9A-Fa-f]{0,4}:){1,7}:[0-9A-Fa-f:]{0,35})(?![\w:])",
@@ -198,9 +216,9 @@ PII_RULES: list[tuple[Rule, tuple[str, ...]]] = [
     ),
     _rule(
         "phone",
-        r"(?P<v>\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,4}){1,4}"
-        r"|\+\d{8,15}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![\w.-]\d)",
+        rf"(?P<v>{_PHONE})(?![\w.-]\d)",
         accept=_standalone,
+        prefilter=_re2(_PHONE),
     ),
     _rule(
         "home_user",

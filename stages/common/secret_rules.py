@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import ahocorasick
+import re2
 
 CONFIG = Path(__file__).parent / "gitleaks" / "config.toml"
 
@@ -62,6 +63,9 @@ class Rule(NamedTuple):
     accept: Callable[[re.Match[str]], bool] | None = None
     spans_escapes: bool = False  # the secret may hold JSON escapes (`\n` in a key block)
     names_before: bool = False  # the match starts with the identifier ending at its keyword
+    # For a rule without keywords: an RE2 pattern found in every text the rule matches in
+    # (RE2 scans 15-25 times faster than `re` where a pattern opens with a digit class).
+    prefilter: str | None = None
 
     def spans(
         self, text: str, allow: Allowlist, lo: int = 0, hi: int | None = None
@@ -163,6 +167,7 @@ class RuleSet:
         self.allow = allow
         self.rules: list[Rule] = []
         self.always: list[int] = []
+        self.prefilters: dict[int, Any] = {}  # rule index → compiled RE2 pattern
         self.keywords = ahocorasick.Automaton()
         by_keyword: dict[str, list[int]] = {}
         for rule, keywords in rules:
@@ -173,6 +178,8 @@ class RuleSet:
                 by_keyword.setdefault(word, []).append(index)
             if not words:
                 self.always.append(index)
+                if rule.prefilter is not None:
+                    self.prefilters[index] = re2.compile(rule.prefilter)
         for word, indexes in by_keyword.items():
             self.keywords.add_word(word, (tuple(indexes), len(word)))
         if by_keyword:
@@ -182,7 +189,9 @@ class RuleSet:
         """Where each rule finds its kind: a rule with keywords only near where they occur.
         `lowered` is text.lower(), when the caller has it already."""
         for index in self.always:
-            yield from self.rules[index].spans(text, self.allow)
+            prefilter = self.prefilters.get(index)
+            if prefilter is None or prefilter.search(text):
+                yield from self.rules[index].spans(text, self.allow)
         if self.keywords.kind != ahocorasick.AHOCORASICK:
             return
         lowered = text.lower() if lowered is None else lowered

@@ -33,13 +33,15 @@ from click.core import ParameterSource
 from schemas.conversation import Conversation, Labels
 from schemas.reject import Dropped
 from stages.annotations import Annotation, apply, load_annotations
-from stages.common.cli import setup_logging, stage_command
-from stages.common.jsonl import JsonlWriter, batches, read_all, records_size
+from stages.common.cli import jobs_option, setup_logging, stage_command
+from stages.common.jsonl import JsonlWriter, records_size
 from stages.common.llm import ChatRequest, ChatResult, LLMSettings, LLMStats, complete_all
 from stages.common.llm.llm_option import llm_option
 from stages.common.llm.offline import Heuristic
+from stages.common.parallel import ordered_map
 from stages.common.params import PARAMS_META, stage_params
 from stages.common.progress import Progress
+from stages.common.record_chunks import Chunk, decode_chunk, line_chunks
 from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import Stats
@@ -65,6 +67,19 @@ class Enriched(NamedTuple):
     records: list[Conversation]  # labelled conversations, each followed by its derived ones
     failures: list[Dropped]
     counts: dict[str, int]
+
+
+class EnrichedLines(NamedTuple):
+    """A worker's chunk, encoded: what the main process writes and counts."""
+
+    read: int
+    records: bytes
+    n_records: int
+    failures: bytes
+    n_failures: int
+    counts: dict[str, int]
+    llm_stats: LLMStats
+    annotated: list[str]  # ids of the records the annotations labelled
 
 
 def merge_labels(source: Labels, model: label.LabelReply) -> Labels:
@@ -152,6 +167,36 @@ def enrich_chunk(
     return Enriched(records, failures, counts)
 
 
+def enrich_lines(
+    chunk: Chunk,
+    *,
+    settings: LLMSettings,
+    cache_dir: str,
+    derive: bool,
+    variants: int,
+    notes: dict[str, Annotation],
+) -> EnrichedLines:
+    """A chunk of input lines enriched, annotated and encoded (in a worker, offline)."""
+    llm_stats = LLMStats()
+    conversations = decode_chunk(chunk, Conversation)
+    enriched = enrich_chunk(
+        conversations, settings, cache_dir, derive=derive, llm_stats=llm_stats, variants=variants
+    )
+    encode = msgspec.json.Encoder().encode
+    records = b"".join(encode(annotate(r, notes)) + b"\n" for r in enriched.records)
+    failures = b"".join(encode(f) + b"\n" for f in enriched.failures)
+    return EnrichedLines(
+        read=len(conversations),
+        records=records,
+        n_records=len(enriched.records),
+        failures=failures,
+        n_failures=len(enriched.failures),
+        counts=enriched.counts,
+        llm_stats=llm_stats,
+        annotated=[r.id for r in enriched.records if r.id in notes],
+    )
+
+
 def default_variants(ctx: click.Context) -> int:
     """synthesize.augment, the number of variants of each eligible record (0 when unset)."""
     value = ((ctx.meta.get(PARAMS_META) or {}).get("synthesize") or {}).get("augment", 0)
@@ -210,6 +255,7 @@ def annotate(record: Conversation, annotations: dict[str, Annotation]) -> Conver
 )
 @click.option("--cache-dir", default="data/llm_cache/enrich", show_default=True)
 @click.option("--out-dir", default="data/enriched", show_default=True)
+@jobs_option
 def main(
     inputs: tuple[str, ...],
     ingested: str,
@@ -220,6 +266,7 @@ def main(
     chunk_size: int,
     cache_dir: str,
     out_dir: str,
+    jobs: int,
 ) -> None:
     """Label conversations (type, quality, tags, reasoning) and derive examples from failures.
 
@@ -249,23 +296,31 @@ def main(
     )
     llm_stats = LLMStats()
     matched: set[str] = set()
+    # Offline, labelling is CPU work for every core; a server's requests stay in this
+    # process, where `llm.concurrency` bounds them.
+    workers = jobs if llm.provider == "offline" else 1
+    work = functools.partial(
+        enrich_lines,
+        settings=llm,
+        cache_dir=cache_dir,
+        derive=derive,
+        variants=variants,
+        notes=notes,
+    )
     with (
         Progress("read", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "conversations.jsonl") as writer,
         JsonlWriter(out / "failures.jsonl") as failures,
     ):
-        for chunk in batches(read_all(inputs, Conversation, progress), chunk_size):
-            stats.add("read", len(chunk))
-            enriched = enrich_chunk(
-                chunk, llm, cache_dir, derive=derive, llm_stats=llm_stats, variants=variants
-            )
+        chunks = line_chunks(inputs, max_records=chunk_size, progress=progress)
+        for enriched in ordered_map(work, chunks, jobs=workers):
+            stats.add("read", enriched.read)
             stats.merge(enriched.counts)
-            failures.write_all(enriched.failures)
-            for record in enriched.records:
-                if record.id in notes:
-                    matched.add(record.id)
-                    stats.add("annotated")
-                writer.write(annotate(record, notes))
+            llm_stats.add(enriched.llm_stats)
+            failures.write_encoded(enriched.failures, enriched.n_failures)
+            writer.write_encoded(enriched.records, enriched.n_records)
+            stats.add("annotated", len(enriched.annotated))
+            matched.update(enriched.annotated)
         stats.add("written", writer.count)
     stats.add("annotations_unmatched", len(set(notes) - matched))
     stats.merge(llm_stats.counters())

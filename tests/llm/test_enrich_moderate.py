@@ -341,3 +341,33 @@ def test_offline_moderation_is_the_same_on_any_number_of_workers(run, workdir):
     assert outputs[0] == outputs[1]
     kept = [r["id"] for r in read_jsonl(workdir / "out1/conversations.jsonl")]
     assert kept == [records[0].id, records[3].id, records[4].id]
+
+
+def test_offline_enrich_is_the_same_on_any_number_of_workers(run, workdir):
+    lines = [
+        TOOLLOG_LINE,
+        {**TOOLLOG_LINE, "user_query": "fish", "tool_name": "fish", "status": "success"},
+        {**TOOLLOG_LINE, "user_query": "bank the fish", "message": "Bank is closed"},
+    ]
+    log = write_lines(workdir / "logs/tools.jsonl", [json.dumps(line) for line in lines])
+    run(command("toollog"), "--input", str(log), "--out-dir", "ingested", "--jobs", "1")
+    first = read_jsonl(workdir / "ingested/conversations")[1]
+    (workdir / "annotations.yaml").write_text(f'"{first["id"]}":\n  rating: 5\n')
+    outputs = []
+    for jobs, chunk in (("1", "2000"), ("2", "1")):
+        records, stats = run_enrich(
+            run,
+            workdir,
+            [workdir / "ingested/conversations"],
+            "--jobs",
+            jobs,
+            "--chunk-size",
+            chunk,
+        )
+        outputs.append(
+            [(workdir / "out" / name).read_bytes() for name in sorted(os.listdir(workdir / "out"))]
+        )
+    assert outputs[0] == outputs[1]
+    assert stats["read"] == 3 and stats["derived"]["reasoning_chain"] == 2
+    assert (stats["annotated"], stats["annotations_unmatched"]) == (1, 0)
+    assert [r["labels"].get("rating") for r in records if r["id"] == first["id"]] == [5]

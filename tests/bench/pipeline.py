@@ -88,6 +88,23 @@ def decode_files_seconds(paths: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def tokenizer_seconds(export: Path) -> float:
+    """One core counting the tokens validate counts (every openai line, o200k), alone."""
+    from stages.validation.openai_checks import count_tokens
+
+    decoder = msgspec.json.Decoder()
+    lines = [
+        decoder.decode(line)
+        for path in sorted(export.glob("formats/openai/*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+    count_tokens({"messages": [{"content": "warm"}]})  # the vocabulary loads outside the clock
+    start = time.perf_counter()
+    for line in lines:
+        count_tokens(line)
+    return time.perf_counter() - start
+
+
 def write_params(work: Path, raw_root: Path) -> None:
     """The repository's params.yaml, reading the generated inputs, offline."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -161,6 +178,14 @@ def main() -> None:
             f"{stage:<16} {result.input_bytes / 1e6:>9.0f} {result.run.seconds:>8.1f} "
             f"{result.ratio:>6.2f} {result.run.peak_pss / 2**20:>8.0f}",
             flush=True,
+        )
+    validate = next((r for r in results if r.stage == "validate"), None)
+    if validate is not None:
+        cores = os.cpu_count() or 1
+        at_tokenizer = tokenizer_seconds(work / "data" / "export") / cores
+        print(
+            f"validate {validate.run.seconds:.1f} s against its token counting alone on "
+            f"{cores} cores {at_tokenizer:.1f} s: {validate.run.seconds / at_tokenizer:.1f} times"
         )
     if not options.dir:
         shutil.rmtree(work)

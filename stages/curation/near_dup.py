@@ -2,11 +2,16 @@
 
 Two conversations whose texts share at least `threshold` of their 5-character shingles
 (Jaccard, estimated from 128 minimum hashes) are one example said twice ("sell my fish" /
-"sell my fish please"); the copies form a group (transitively) and the best-labelled one is
-kept. Signatures are rensa's (a Rust MinHash, deterministic across processes and machines,
-8-20 times faster here than datasketch's; tests/bench/README.md has the figures). The LSH
-bands are chosen so that a pair at the threshold becomes a candidate with 99 % probability,
-and every candidate is checked against the threshold before it counts.
+"sell my fish please"). A group is the copies of its first record: only first records are
+looked up, so a record is compared with the few groups it may belong to, never with every
+copy seen before (a repetitive log holds thousands), and only their signatures are kept.
+A record like the first records of several groups joins them all (groups can merge); a
+record like a later copy alone, not like its group's first record, starts a group of its
+own. The best-labelled copy of a group is kept. Signatures are rensa's (a Rust MinHash,
+deterministic across processes and machines, 8-20 times faster here than datasketch's;
+tests/bench/README.md has the figures). The LSH bands are chosen so that a pair at the
+threshold becomes a candidate with 99 % probability, and every candidate is checked
+against the threshold before it counts.
 """
 
 import functools
@@ -79,7 +84,8 @@ class NearDuplicates:
         self.exact_group: list[int] = []  # the first index read with the same exact key
         self.ranks: list[Any] = []
         self._exact: dict[str, int] = {}
-        self._signatures: dict[int, RMinHash] = {}
+        self._signatures: dict[int, RMinHash] = {}  # of each group's first record
+        self.candidates = 0  # first records the LSH gave back, for the log: a few per record
         if threshold is not None:
             n_bands, rows = bands(threshold)
             self._lsh = RMinHashLSH(threshold=threshold, num_perm=n_bands * rows, num_bands=n_bands)
@@ -109,16 +115,21 @@ class NearDuplicates:
         if first != index:
             self._union(index, first)
         elif self.threshold is not None and signature is not None:
-            for other in self._lsh.query(signature):
-                # A candidate already in this record's group needs no check: the union would
-                # change nothing (repetitive logs give thousands of such candidates a record).
-                if self._root(other) == self._root(index):
+            for first_record in self._lsh.query(signature):
+                self.candidates += 1
+                # A group this record joined through an earlier candidate needs no check.
+                if self._root(first_record) == self._root(index):
                     continue
-                if signature.jaccard(self._signatures[other]) >= self.threshold:
-                    self._union(index, other)
-            self._lsh.insert(index, signature)
-            self._signatures[index] = signature
+                if signature.jaccard(self._signatures[first_record]) >= self.threshold:
+                    self._union(index, first_record)
+            if self._root(index) == index:  # like no group's first record: it starts one
+                self._lsh.insert(index, signature)
+                self._signatures[index] = signature
         return index
+
+    @property
+    def signatures_kept(self) -> int:
+        return len(self._signatures)
 
     def groups(self) -> list[list[int]]:
         """Indices of the records that are copies of one another, group by group."""

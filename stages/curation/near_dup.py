@@ -15,8 +15,10 @@ against the threshold before it counts.
 """
 
 import functools
+from array import array
 from typing import Any
 
+import numpy as np
 from rensa import RMinHash, RMinHashLSH
 
 from schemas.conversation import Conversation
@@ -75,6 +77,36 @@ def minhash(text: str, threshold: float | None) -> RMinHash | None:
     return signature
 
 
+class FirstRecords:
+    """The signatures of the groups' first records, a row each, so that a record is compared
+    with all its candidates at once (a repetitive log gives hundreds a record)."""
+
+    def __init__(self, num_perm: int) -> None:
+        self._rows = np.empty((1024, num_perm), dtype=np.uint32)
+        self.records = array("q")  # row → the record's index
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def add(self, record: int, digest: np.ndarray) -> int:
+        """The row that now holds the record's signature."""
+        row = len(self.records)
+        if row == len(self._rows):
+            self._rows = np.concatenate([self._rows, np.empty_like(self._rows)])
+        self._rows[row] = digest
+        self.records.append(record)
+        return row
+
+    def matching(self, rows: list[int], digest: np.ndarray, threshold: float) -> list[int]:
+        """The records in these rows whose estimated Jaccard with `digest` reaches the
+        threshold (the share of equal minimum hashes, as `RMinHash.jaccard` counts it)."""
+        if not rows:
+            return []
+        at = np.array(rows, dtype=np.intp)
+        similar = (self._rows[at] == digest).sum(axis=1) / digest.size >= threshold
+        return [self.records[row] for row in at[similar]]
+
+
 class NearDuplicates:
     """Collects conversations one by one; `losers` then names the copies to drop and why."""
 
@@ -84,10 +116,11 @@ class NearDuplicates:
         self.exact_group: list[int] = []  # the first index read with the same exact key
         self.ranks: list[Any] = []
         self._exact: dict[str, int] = {}
-        self._signatures: dict[int, RMinHash] = {}  # of each group's first record
-        self.candidates = 0  # first records the LSH gave back, for the log: a few per record
+        self.candidates = 0  # first records the LSH gave back, for the log
         if threshold is not None:
             n_bands, rows = bands(threshold)
+            self._firsts = FirstRecords(n_bands * rows)
+            # Keyed by row in `_firsts`.
             self._lsh = RMinHashLSH(threshold=threshold, num_perm=n_bands * rows, num_bands=n_bands)
 
     def _root(self, i: int) -> int:
@@ -115,21 +148,18 @@ class NearDuplicates:
         if first != index:
             self._union(index, first)
         elif self.threshold is not None and signature is not None:
-            for first_record in self._lsh.query(signature):
-                self.candidates += 1
-                # A group this record joined through an earlier candidate needs no check.
-                if self._root(first_record) == self._root(index):
-                    continue
-                if signature.jaccard(self._signatures[first_record]) >= self.threshold:
-                    self._union(index, first_record)
+            digest = np.asarray(signature.digest(), dtype=np.uint32)
+            rows = self._lsh.query(signature)
+            self.candidates += len(rows)
+            for first_record in self._firsts.matching(rows, digest, self.threshold):
+                self._union(index, first_record)
             if self._root(index) == index:  # like no group's first record: it starts one
-                self._lsh.insert(index, signature)
-                self._signatures[index] = signature
+                self._lsh.insert(self._firsts.add(index, digest), signature)
         return index
 
     @property
     def signatures_kept(self) -> int:
-        return len(self._signatures)
+        return len(self._firsts) if self.threshold is not None else 0
 
     def groups(self) -> list[list[int]]:
         """Indices of the records that are copies of one another, group by group."""

@@ -3,7 +3,9 @@ records only, so that a run of copies costs a comparison a record, not one per c
 
 import hashlib
 
-from stages.curation.near_dup import NearDuplicates, shingles
+import numpy as np
+
+from stages.curation.near_dup import BandIndex, NearDuplicates, shingles
 
 
 def words(tag: str, n: int) -> list[str]:
@@ -62,3 +64,20 @@ def test_exact_copies_join_the_group_of_their_first_read() -> None:
         copies.add(key, text, 0)
     assert copies.groups() == [[0, 2], [1]]
     assert copies.losers() == {2: "duplicate"}
+
+
+def test_the_band_index_finds_every_row_sharing_a_key_across_runs() -> None:
+    """Small dicts: the keys go through many runs and merges; rows share keys on purpose."""
+    rng = np.random.default_rng(5)
+    index, expected = BandIndex(recent_keys=7), {}
+    for row in range(400):
+        keys = rng.integers(0, 60, 3).astype(np.uint32)  # 60 keys: many rows share each
+        for key in keys.tolist():
+            expected.setdefault(key, set()).add(row)
+        index.insert(keys, row)
+        if row % 37 == 0:
+            probe = rng.integers(0, 70, 4).astype(np.uint32)
+            want = set().union(*(expected.get(k, set()) for k in probe.tolist()))
+            assert index.query(probe) == sorted(want)
+    every = np.arange(70, dtype=np.uint32)
+    assert index.query(every) == list(range(400))

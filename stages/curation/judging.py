@@ -9,7 +9,7 @@ candidates to `NearDuplicates` in input order.
 from typing import NamedTuple
 
 import msgspec
-from rensa import RMinHash
+import numpy as np
 
 from schemas.conversation import Conversation
 from stages.common.record_chunks import Chunk, decode_chunk
@@ -33,7 +33,7 @@ class Judging(msgspec.Struct, frozen=True):
 
 class Candidate(NamedTuple):
     exact_key: str
-    signature: RMinHash | None
+    signature: np.ndarray | None  # its minimum hashes
     rank: tuple[int, int, float, int]
     id: str
     windows: int  # how many windows it is cut into; 0: kept whole

@@ -59,6 +59,7 @@ DROP_REASONS = (
 TEMPLATE_HEADROOM = 4096
 DEFAULT_ANNOTATIONS = "data/annotations.yaml"
 CHUNK_RECORDS = 500  # records per worker task (fewer when they are long: record_chunks)
+CHUNK_BYTES = 1 << 20  # input bytes per task: a worker holds its chunk decoded, and its output
 
 log = logging.getLogger("logtune")
 
@@ -249,7 +250,9 @@ def main(
         for upstream in read_all(dropped_upstream, Dropped):
             stats.add(f"dropped_upstream.{upstream.stage or 'unknown'}")
             dropped.write(upstream)
-        chunks = line_chunks(inputs, max_records=CHUNK_RECORDS, progress=progress)
+        chunks = line_chunks(
+            inputs, max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
+        )
         for written in ordered_map(work, with_plans(chunks, plans), jobs=jobs):
             train_out.write_encoded(*written.train)
             validation_out.write_encoded(*written.validation)
@@ -283,7 +286,9 @@ def first_pass(
     strata: dict[Stratum, Stratum] = {}  # one tuple per stratum, not one per record
     work = functools.partial(judge_chunk, judging=judging)
     with Progress("pass 1 of 2", total=records_size(inputs), unit="B") as progress:
-        chunks = line_chunks(inputs, max_records=CHUNK_RECORDS, progress=progress)
+        chunks = line_chunks(
+            inputs, max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
+        )
         for judged in ordered_map(work, chunks, jobs=jobs):
             stats.add("read", len(judged))
             for verdict in judged:

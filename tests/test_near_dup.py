@@ -78,6 +78,6 @@ def test_the_band_index_finds_every_row_sharing_a_key_across_runs() -> None:
         if row % 37 == 0:
             probe = rng.integers(0, 70, 4).astype(np.uint32)
             want = set().union(*(expected.get(k, set()) for k in probe.tolist()))
-            assert index.query(probe) == sorted(want)
+            assert index.query(probe).tolist() == sorted(want)
     every = np.arange(70, dtype=np.uint32)
-    assert index.query(every) == list(range(400))
+    assert index.query(every).tolist() == list(range(400))

@@ -108,20 +108,23 @@ class BandIndex:
         self._more: dict[int, list[int]] = {}  # key → the other rows given it (rare)
         self._n_recent = 0
 
-    def query(self, keys: np.ndarray) -> list[int]:
-        """The rows that share at least one key, each once, in ascending order."""
-        found: set[int] = set()
+    def query(self, keys: np.ndarray) -> np.ndarray:
+        """The rows that share at least one key, each once, in ascending order. A repetitive
+        log gives a record thousands: they are gathered with numpy, not one by one."""
+        found = []
         for run_keys, run_rows in self._runs:
-            low = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
-            for at in low[run_keys[low] == keys].tolist():  # most keys are in no run
-                high = np.searchsorted(run_keys, run_keys[at], side="right")
-                found.update(run_rows[at:high].tolist())
+            low = np.searchsorted(run_keys, keys, side="left").tolist()
+            high = np.searchsorted(run_keys, keys, side="right").tolist()
+            found += [run_rows[a:b] for a, b in zip(low, high, strict=True) if b > a]
+        recent: list[int] = []
         for key in keys.tolist():
             row = self._recent.get(key)
             if row is not None:
-                found.add(row)
-                found.update(self._more.get(key, ()))
-        return sorted(found)
+                recent.append(row)
+                recent += self._more.get(key, ())
+        if recent:
+            found.append(np.array(recent, dtype=np.int32))
+        return np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int32)
 
     def insert(self, keys: np.ndarray, row: int) -> None:
         for key in keys.tolist():
@@ -171,15 +174,14 @@ class FirstRecords:
         self.records.append(record)
         return row
 
-    def matching(self, rows: list[int], signature: np.ndarray, threshold: float) -> list[int]:
+    def matching(self, rows: np.ndarray, signature: np.ndarray, threshold: float) -> list[int]:
         """The records in these rows whose estimated Jaccard with `signature` reaches the
         threshold: the share of equal minimum hashes, as `RMinHash.jaccard` counts it."""
-        if not rows:
+        if not len(rows):
             return []
-        at = np.array(rows, dtype=np.intp)
-        equal = self._rows[at] == signature.astype(np.uint16)  # the low 16 bits
+        equal = self._rows[rows] == signature.astype(np.uint16)  # the low 16 bits
         similar = equal.sum(axis=1) / signature.size >= threshold
-        return [self.records[row] for row in at[similar]]
+        return [self.records[row] for row in rows[similar].tolist()]
 
 
 class NearDuplicates:

@@ -10,8 +10,8 @@ record like a later copy alone, not like its group's first record, starts a grou
 own. The best-labelled copy of a group is kept. Signatures are rensa's (a Rust MinHash,
 deterministic across processes and machines, 8-20 times faster here than datasketch's;
 tests/bench/README.md has the figures). The LSH bands are chosen so that a pair at the
-threshold becomes a candidate with 99 % probability, and every candidate is checked
-against the threshold before it counts.
+threshold shares MIN_BAND_HITS of them, and is compared, with 99 % probability; every
+candidate is checked against the threshold before it counts.
 """
 
 import functools

@@ -7,35 +7,43 @@ Writes: train.jsonl, validation.jsonl, dropped.jsonl (id, source, stage, reason,
 Params: curate.* (filters, near_dup_threshold, max_tokens, validation_fraction, scrubbing),
         max_samples, seed, validate.max_tokens_per_example, enrich.annotations.
 
-Two streaming passes: the first decides, per record read, whether it passes the filters,
-whether it is a copy of a better-labelled record (exact or near), and which samples
-(itself, or its windows) it gives; then the cap is chosen from those samples' ids. The
-second re-reads the records, cuts the same windows, scrubs and writes what was kept, and
-lists every drop. Memory holds a MinHash signature per record, and ids.
+Two streaming passes over chunks of records, each on all cores (`--jobs`). In the first,
+workers judge each record (filters, token count, windows, MinHash signature: see
+stages/curation/judging.py) and the main process feeds the candidates to `NearDuplicates`
+in input order, which decides which are copies of a better-labelled record (exact or
+near); then the cap is chosen from the kept samples' ids. In the second, workers cut the
+same windows, scrub and encode what was kept and every drop (stages/curation/writing.py);
+the main process writes them in input order. The main process holds a plan per record,
+the signature of each near-duplicate group's first record, and, under a cap, sample ids.
 """
 
+import functools
 import json
+import logging
+import sys
+from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
 
-from schemas.conversation import Conversation
 from schemas.reject import Dropped
 from stages.annotations import load_annotations
-from stages.common.cli import setup_logging, stage_command
+from stages.common.cli import jobs_option, setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, read_all, records_size
+from stages.common.parallel import ordered_map
 from stages.common.params import PARAMS_META, stage_params
 from stages.common.progress import Progress
-from stages.common.rejects import opening
-from stages.common.scrub import Scrubber
+from stages.common.record_chunks import Chunk, line_chunks
 from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.stats import Stats
-from stages.curation.filters import FILTER_REASONS, Filters, drop_reason
-from stages.curation.near_dup import NearDuplicates, label_rank, signature_text
-from stages.curation.sampling import Stratum, in_validation, ranking
-from stages.curation.tokens import conversation_tokens
-from stages.curation.windows import Unfittable, window_id, windows
-from stages.dedupe import dedupe_key
+from stages.curation.filters import FILTER_REASONS, Filters
+from stages.curation.judging import Judging, judge_chunk
+from stages.curation.near_dup import NearDuplicates
+from stages.curation.sampling import Stratum, ranking
+from stages.curation.windows import window_id
+from stages.curation.writing import KEEP_WHOLE, KEEP_WINDOWED, Keep, Writing, write_chunk
+from stages.formats.vocab import o200k
 from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE
 
 DROP_REASONS = (
@@ -50,10 +58,10 @@ DROP_REASONS = (
 # prompt (export.system_prompt).
 TEMPLATE_HEADROOM = 4096
 DEFAULT_ANNOTATIONS = "data/annotations.yaml"
+CHUNK_RECORDS = 500  # records per worker task (fewer when they are long: record_chunks)
+CHUNK_BYTES = 1 << 20  # input bytes per task: a worker holds its chunk decoded, and its output
 
-
-def stratum(conversation: Conversation) -> Stratum:
-    return (conversation.source, conversation.labels.example_type or "unlabelled")
+log = logging.getLogger("logtune")
 
 
 def default_max_tokens(ctx: click.Context) -> int:
@@ -65,14 +73,6 @@ def default_max_tokens(ctx: click.Context) -> int:
 def default_annotations(ctx: click.Context) -> str:
     path = ((ctx.meta.get(PARAMS_META) or {}).get("enrich") or {}).get("annotations")
     return path if isinstance(path, str) else DEFAULT_ANNOTATIONS
-
-
-def excerpt(conversation: Conversation, scrubber: Scrubber) -> str:
-    """The opening of the first user text (else of the first text), scrubbed before it is cut
-    so that no cut secret escapes its pattern."""
-    texts = [m.content for m in conversation.messages if m.content]
-    users = [m.content for m in conversation.messages if m.role == "user" and m.content]
-    return opening(scrubber.text((users or texts or [""])[0]) or "")
 
 
 @stage_command
@@ -181,6 +181,7 @@ def excerpt(conversation: Conversation, scrubber: Scrubber) -> str:
     "(repeatable).",
 )
 @click.option("--out-dir", default="data/curated", show_default=True)
+@jobs_option
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -203,6 +204,7 @@ def main(
     scrub: ScrubSettings,
     dropped_upstream: tuple[str, ...],
     out_dir: str,
+    jobs: int,
 ) -> None:
     """Filter, drop exact and near duplicates, cut long records into windows, cap, scrub, split.
 
@@ -234,13 +236,11 @@ def main(
             *(f"dropped.{r}" for r in DROP_REASONS),
         ]
     )
-    decisions, samples = first_pass(
-        inputs, stats, filters, budget, NearDuplicates(near_dup_threshold), set(notes), excluded
-    )
-    ranked = ranking(samples, seed)
-    kept = set(ranked if max_samples is None else ranked[:max_samples])
-    # Excerpts of dropped records get their own scrubber: `scrubbed.*` counts what was written.
-    scrubber, excerpts = scrub.scrubber(), scrub.scrubber()
+    judging = Judging(filters, budget, near_dup_threshold, frozenset(notes), frozenset(excluded))
+    o200k()  # loaded before the workers fork: they share it instead of each loading it
+    plans = first_pass(inputs, stats, judging, max_samples, seed, jobs)
+    scrub.scrubber()  # its rules compiled before the workers fork, for the same reason
+    work = functools.partial(write_chunk, writing=Writing(budget, seed, validation_fraction, scrub))
     with (
         Progress("pass 2 of 2", total=records_size(inputs), unit="B") as progress,
         JsonlWriter(out / "dropped.jsonl") as dropped,
@@ -250,89 +250,101 @@ def main(
         for upstream in read_all(dropped_upstream, Dropped):
             stats.add(f"dropped_upstream.{upstream.stage or 'unknown'}")
             dropped.write(upstream)
-
-        def drop(record: Conversation, reason: str) -> None:
-            stats.add(f"dropped.{reason}")
-            dropped.write(
-                Dropped(
-                    id=record.id,
-                    reason=reason,
-                    file=record.meta.file,
-                    line=record.meta.line,
-                    source=record.source,
-                    stage="curate",
-                    excerpt=excerpt(record, excerpts),
-                )
-            )
-
-        for conversation, decision in zip(
-            read_all(inputs, Conversation, progress), decisions, strict=True
-        ):
-            if isinstance(decision, str):
-                drop(conversation, decision)
-                continue
-            split_key = conversation.meta.original or conversation.id
-            held_out = in_validation(split_key, seed, validation_fraction)
-            for sample in windows(conversation, budget) if decision else [conversation]:
-                if sample.id not in kept:
-                    drop(sample, "over_max_samples")
-                else:
-                    (validation_out if held_out else train_out).write(scrubber.conversation(sample))
+        chunks = line_chunks(
+            inputs, max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
+        )
+        for written in ordered_map(work, with_plans(chunks, plans), jobs=jobs):
+            train_out.write_encoded(*written.train)
+            validation_out.write_encoded(*written.validation)
+            dropped.write_encoded(*written.dropped)
+            stats.merge(written.counts)
         stats.add("train", train_out.count)
         stats.add("validation", validation_out.count)
-    stats.merge({f"scrubbed.{kind}": n for kind, n in scrubber.counts.items()})
     stats.write(out / "stats.json")
     click.echo(json.dumps(stats.to_dict()), err=True)
+
+
+def sample_ids(record_id: str, windows: int) -> list[str]:
+    """The samples a kept record gives: itself, or its windows."""
+    return [window_id(record_id, k) for k in range(windows)] if windows else [record_id]
 
 
 def first_pass(
     inputs: tuple[str, ...],
     stats: Stats,
-    filters: Filters,
-    budget: int,
-    copies: NearDuplicates,
-    hand_labelled: set[str],
-    excluded: set[str],
-) -> tuple[list[str | bool], list[tuple[str, Stratum]]]:
-    """Per record read: a drop reason, or whether it is cut into windows; and the samples
-    (id, stratum) that the records kept give. A record the annotations exclude is dropped
-    before any filter looks at it."""
-    decisions: list[str | bool] = []
-    candidates: dict[int, tuple[int, list[str], Stratum]] = {}  # copies index → read index, …
+    judging: Judging,
+    max_samples: int | None,
+    seed: int,
+    jobs: int,
+) -> list[str | Keep]:
+    """Per record read, its plan: a drop reason, or what of it is kept."""
+    copies = NearDuplicates(judging.threshold)
+    plans: list[str | Keep] = []
+    reads = array("q")  # copies index → read index
+    windows = array("q")  # copies index → windows it is cut into (0: none)
+    offered: list[tuple[str, Stratum]] = []  # copies index → (id, stratum), under a cap
+    strata: dict[Stratum, Stratum] = {}  # one tuple per stratum, not one per record
+    work = functools.partial(judge_chunk, judging=judging)
     with Progress("pass 1 of 2", total=records_size(inputs), unit="B") as progress:
-        for conversation in read_all(inputs, Conversation, progress):
-            stats.add("read")
-            tokens = conversation_tokens(conversation)
-            reason = (
-                "excluded_by_hand"
-                if conversation.id in excluded
-                else drop_reason(conversation, tokens, filters)
-            )
-            ids = [conversation.id]
-            if reason is None and tokens > budget:
-                try:
-                    count = len(windows(conversation, budget))
-                    ids = [window_id(conversation.id, k) for k in range(count)]
-                except Unfittable:
-                    reason = "unfittable"
-            if reason is not None:
-                decisions.append(reason)
-                continue
-            index = copies.add(
-                dedupe_key(conversation),
-                signature_text(conversation),
-                label_rank(conversation, conversation.id in hand_labelled),
-            )
-            candidates[index] = (len(decisions), ids, stratum(conversation))
-            decisions.append(tokens > budget)
+        chunks = line_chunks(
+            inputs, max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
+        )
+        for judged in ordered_map(work, chunks, jobs=jobs):
+            stats.add("read", len(judged))
+            for verdict in judged:
+                if isinstance(verdict, str):
+                    plans.append(sys.intern(verdict))
+                    continue
+                copies.add_signed(verdict.exact_key, verdict.signature, verdict.rank)
+                reads.append(len(plans))
+                windows.append(verdict.windows)
+                if max_samples is not None:
+                    offered.append(
+                        (verdict.id, strata.setdefault(verdict.stratum, verdict.stratum))
+                    )
+                plans.append(KEEP_WINDOWED if verdict.windows else KEEP_WHOLE)
+    log.info(
+        "near-duplicates: %d records looked up among %d groups' first records, %d candidates",
+        len(reads),
+        copies.signatures_kept,
+        copies.candidates,
+    )
     for index, reason in copies.losers().items():
-        decisions[candidates.pop(index)[0]] = reason
-    samples = [(i, s) for _, ids, s in candidates.values() for i in ids]
-    for read, ids, _ in candidates.values():
-        if decisions[read] is True:
+        plans[reads[index]] = reason
+    kept = [i for i, read in enumerate(reads) if not isinstance(plans[read], str)]
+    for index in kept:
+        if windows[index]:
             stats.add("windowed")
-            stats.add("windows", len(ids))
-    return decisions, samples
+            stats.add("windows", windows[index])
+    if max_samples is not None:
+        cap(plans, [(reads[i], windows[i], *offered[i]) for i in kept], max_samples, seed)
+    return plans
+
+
+def cap(
+    plans: list[str | Keep],
+    kept: list[tuple[int, int, str, Stratum]],
+    max_samples: int,
+    seed: int,
+) -> None:
+    """Mark the samples past the first `max_samples` of the ranking in the plans of the
+    records (read index, windows, id, stratum) that give them."""
+    ranked = ranking(((i, s) for _, n, rid, s in kept for i in sample_ids(rid, n)), seed)
+    within = set(ranked[:max_samples])
+    for read, n, record_id, _ in kept:
+        over = frozenset(k for k, i in enumerate(sample_ids(record_id, n)) if i not in within)
+        if over:
+            plans[read] = Keep(windowed=n > 0, over_cap=over)
+
+
+def with_plans(
+    chunks: Iterable[Chunk], plans: list[str | Keep]
+) -> Iterator[tuple[Chunk, list[str | Keep]]]:
+    """Each chunk with the plans of its records (the chunks of the first pass, cut again)."""
+    start = 0
+    for chunk in chunks:
+        yield chunk, plans[start : start + len(chunk.lines)]
+        start += len(chunk.lines)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from schemas.conversation import Conversation, Labels, Message
+from schemas.conversation import Conversation, FunctionCall, Labels, Message, Meta, ToolCall
+from schemas.reject import Dropped
 from stages.common.hashing import messages_id
 from stages.curate import main
 from tests.conftest import read_jsonl
@@ -220,3 +221,68 @@ def test_params_yaml_top_level_keys_drive_the_cap(run, workdir: Path) -> None:
     )
     stats = curate(run, workdir, ["a.jsonl"])
     assert stats["train"] == 3
+
+
+def long_record() -> Conversation:
+    """A tool session of about 5,000 tokens: cut into windows under `--max-tokens 1024`."""
+    messages = [Message(role="user", content="Count every fish in the pond. " + words(900))]
+    for k in range(30):
+        call = ToolCall(id=f"c{k}", function=FunctionCall(name="count", arguments="{}"))
+        output = " ".join(words(1000 + 5 * k + j) for j in range(5))
+        messages += [
+            Message(role="assistant", tool_calls=[call]),
+            Message(role="tool", tool_call_id=call.id, content=output),
+        ]
+    messages.append(Message(role="assistant", content="Done: " + words(901)))
+    return Conversation(id=messages_id(messages), source="session", messages=messages)
+
+
+def test_output_bytes_do_not_depend_on_workers_or_chunks(run, workdir: Path, monkeypatch) -> None:
+    """Every kind of drop, windows, a cap, scrubbing and a variant, with one worker and whole
+    chunks, then two workers and one record a chunk."""
+    base = "Deposit all the raw lobsters and the cage into the Catherby bank"
+    original = distinct(500, quality_score=0.5)
+    variant = relabel(
+        original,
+        labels=Labels(quality_score=0.9),
+        meta=Meta(original=original.id, synthetic="paraphrase"),
+    )
+    excluded = distinct(501)
+    records = [
+        *strata_records(),
+        conversation(base, rating=2),
+        conversation(base.lower(), rating=4),
+        relabel(conversation(base + " please"), labels=Labels(quality_score=0.9)),
+        long_record(),
+        relabel(long_record(), id="copy of the long record"),
+        conversation("mail ann@example.com about " + words(502)),
+        conversation(words(503), rating=1),
+        original,
+        variant,
+        excluded,
+    ]
+    write_conversations(workdir / "a.jsonl", records)
+    (workdir / "notes.yaml").write_text(f'"{excluded.id}":\n  exclude: true\n')
+    upstream = Dropped(id="u1", reason="no_reply", stage="segment", excerpt="hello")
+    (workdir / "up.jsonl").write_bytes(msgspec.json.encode(upstream) + b"\n")
+    args = ["--annotations", "notes.yaml", "--dropped-upstream", "up.jsonl", "--min-rating", "2"]
+    args += ["--max-tokens", "1024", "--max-samples", "80"]
+
+    def outputs(jobs: str) -> dict[str, bytes]:
+        curate(run, workdir, ["a.jsonl"], "--jobs", jobs, *args)
+        return {p.name: p.read_bytes() for p in sorted((workdir / "cur").iterdir())}
+
+    whole = outputs("1")
+    stats = json.loads(whole["stats.json"])
+    assert stats["dropped_upstream"] == {"segment": 1}
+    assert {k: n for k, n in stats["dropped"].items() if n} == {
+        "excluded_by_hand": 1,
+        "rating_below_min": 1,
+        "duplicate": 2,  # the lower-cased lobsters and the long record's copy
+        "near_duplicate": 2,  # the lobsters said with "please", and the variant
+        "over_max_samples": 84 + 3 + stats["windows"] - 80,
+    }
+    assert stats["windowed"] == 1 and stats["windows"] >= 3
+    assert stats["scrubbed"] == {"email": 1}
+    monkeypatch.setattr("stages.curate.CHUNK_RECORDS", 1)
+    assert outputs("2") == whole

@@ -2,17 +2,26 @@
 
 Two conversations whose texts share at least `threshold` of their 5-character shingles
 (Jaccard, estimated from 128 minimum hashes) are one example said twice ("sell my fish" /
-"sell my fish please"); the copies form a group (transitively) and the best-labelled one is
-kept. Signatures are rensa's (a Rust MinHash, deterministic across processes and machines,
-8-20 times faster here than datasketch's; tests/bench/README.md has the figures). The LSH
-bands are chosen so that a pair at the threshold becomes a candidate with 99 % probability,
-and every candidate is checked against the threshold before it counts.
+"sell my fish please"). A group is the copies of its first record: only first records are
+looked up, so a record is compared with the few groups it may belong to, never with every
+copy seen before (a repetitive log holds thousands), and only their signatures are kept.
+A record like the first records of several groups joins them all (groups can merge); a
+record like a later copy alone, not like its group's first record, starts a group of its
+own. The best-labelled copy of a group is kept. Signatures are rensa's (a Rust MinHash,
+deterministic across processes and machines, 8-20 times faster here than datasketch's;
+tests/bench/README.md has the figures). The LSH bands are chosen so that a pair at the
+threshold shares MIN_BAND_HITS of them, and is compared, with 99 % probability; every
+candidate is checked against the threshold before it counts.
 """
 
 import functools
+import hashlib
+import math
+from array import array
 from typing import Any
 
-from rensa import RMinHash, RMinHashLSH
+import numpy as np
+from rensa import RMinHash
 
 from schemas.conversation import Conversation
 from stages.dedupe import normalize_text
@@ -20,6 +29,10 @@ from stages.dedupe import normalize_text
 SHINGLE_CHARS = 5
 NUM_PERM = 128
 CANDIDATE_RECALL = 0.99  # chance that a pair exactly at the threshold is looked at
+# Bands two signatures must share to be compared. Records that share boilerplate are
+# mostly at a Jaccard of 0.3-0.5 from each other: with one band, 8-28 % of such pairs are
+# compared (at 0.8, 21 bands of 6 rows); with three of 25 bands of 5 rows, 0.2-4 %.
+MIN_BAND_HITS = 3
 
 
 def signature_text(conversation: Conversation) -> str:
@@ -45,11 +58,14 @@ def shingles(text: str) -> list[str]:
 @functools.cache
 def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
     """(bands, rows per band): the most rows (fewest needless candidates) that still make a
-    pair at the threshold a candidate with CANDIDATE_RECALL."""
+    pair at the threshold a candidate (MIN_BAND_HITS bands shared) with CANDIDATE_RECALL."""
     best = (num_perm, 1)
-    for rows in range(1, num_perm + 1):
-        n_bands = num_perm // rows
-        if 1 - (1 - threshold**rows) ** n_bands >= CANDIDATE_RECALL:
+    for rows in range(1, num_perm // MIN_BAND_HITS + 1):
+        n_bands, p = num_perm // rows, threshold**rows
+        missed = sum(
+            math.comb(n_bands, k) * p**k * (1 - p) ** (n_bands - k) for k in range(MIN_BAND_HITS)
+        )
+        if 1 - missed >= CANDIDATE_RECALL:
             best = (n_bands, rows)
     return best
 
@@ -59,15 +75,124 @@ def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
 MINHASH_SEED = 1
 
 
-def minhash(text: str, threshold: float | None) -> RMinHash | None:
-    """The signature `NearDuplicates` compares at this threshold; None when it compares none.
-    Computed apart from `add` so that workers can make the signatures."""
+def minhash(text: str, threshold: float | None) -> np.ndarray | None:
+    """The signature `NearDuplicates` compares at this threshold (its minimum hashes); None
+    when it compares none. Computed apart from `add` so that workers can make it."""
     if threshold is None:
         return None
     n_bands, rows = bands(threshold)
     signature = RMinHash(num_perm=n_bands * rows, seed=MINHASH_SEED)
     signature.update(shingles(text))
-    return signature
+    return np.asarray(signature.digest(), dtype=np.uint32)
+
+
+FNV_PRIME = np.uint64(0x100000001B3)
+BAND_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:
+    """One 32-bit key per band (its rows' hashes folded, salted by the band's number): two
+    signatures share a key when they agree on a whole band, or by chance, once in 4 billion
+    pairs, which costs one needless comparison."""
+    keys = np.arange(n_bands, dtype=np.uint64) * BAND_SALT
+    for column in signature.reshape(n_bands, -1).T.astype(np.uint64):
+        keys = (keys ^ column) * FNV_PRIME
+    return (keys >> np.uint64(32)).astype(np.uint32)
+
+
+class BandIndex:
+    """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys
+    are in a dict of bounded size; when it is full they become a sorted run of numpy arrays,
+    searched with `searchsorted`. A run at least a quarter of the size of the one before is
+    merged into it, so there are few runs and each key is copied a few times in all. (rensa's
+    LSH, or one of Python dicts, costs about 2 KB a record.)"""
+
+    RECENT_KEYS = 1 << 16  # keys in the dicts before they become a run: a few MB
+
+    def __init__(self, recent_keys: int = RECENT_KEYS) -> None:
+        self._recent_keys = recent_keys
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, rows), largest first
+        self._recent: dict[int, int] = {}  # key → the first row given it since the last run
+        self._more: dict[int, list[int]] = {}  # key → the other rows given it (rare)
+        self._n_recent = 0
+
+    def query(self, keys: np.ndarray, min_hits: int = 1) -> np.ndarray:
+        """The rows that share at least `min_hits` of the keys, each once, in ascending order.
+        A repetitive log gives a record thousands: they are gathered with numpy."""
+        found = []
+        for run_keys, run_rows in self._runs:
+            low = np.searchsorted(run_keys, keys, side="left").tolist()
+            high = np.searchsorted(run_keys, keys, side="right").tolist()
+            found += [run_rows[a:b] for a, b in zip(low, high, strict=True) if b > a]
+        recent: list[int] = []
+        for key in keys.tolist():
+            row = self._recent.get(key)
+            if row is not None:
+                recent.append(row)
+                recent += self._more.get(key, ())
+        if recent:
+            found.append(np.array(recent, dtype=np.int32))
+        if not found:
+            return np.empty(0, dtype=np.int32)
+        rows, hits = np.unique(np.concatenate(found), return_counts=True)
+        return rows[hits >= min_hits]
+
+    def insert(self, keys: np.ndarray, row: int) -> None:
+        for key in keys.tolist():
+            if self._recent.setdefault(key, row) != row:
+                self._more.setdefault(key, []).append(row)
+        self._n_recent += len(keys)
+        if self._n_recent >= self._recent_keys:
+            self._flush()
+
+    def _flush(self) -> None:
+        more = [(key, row) for key, rows in self._more.items() for row in rows]
+        keys = np.fromiter([*self._recent, *(key for key, _ in more)], np.uint32)
+        rows = np.fromiter([*self._recent.values(), *(row for _, row in more)], np.int32)
+        order = np.argsort(keys, kind="stable")
+        self._runs.append((keys[order], rows[order]))
+        self._recent, self._more, self._n_recent = {}, {}, 0
+        while len(self._runs) > 1 and 4 * len(self._runs[-1][0]) >= len(self._runs[-2][0]):
+            small_keys, small_rows = self._runs.pop()
+            big_keys, big_rows = self._runs.pop()
+            at = np.searchsorted(big_keys, small_keys, side="right")
+            merged = (np.insert(big_keys, at, small_keys), np.insert(big_rows, at, small_rows))
+            self._runs.append(merged)
+
+
+class FirstRecords:
+    """The signatures of the groups' first records, a row each, so that a record is compared
+    with all its candidates at once (a repetitive log gives hundreds a record). A row keeps
+    the low 16 bits of each minimum hash: two different hashes agree there once in 65,536
+    times, which moves a Jaccard estimate by less than 0.0001, and the rows take half the
+    memory."""
+
+    def __init__(self, num_perm: int) -> None:
+        self._rows = np.empty((1024, num_perm), dtype=np.uint16)
+        self.records = array("q")  # row → the record's index
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def add(self, record: int, signature: np.ndarray) -> int:
+        """The row that now holds the record's signature."""
+        row = len(self.records)
+        if row == len(self._rows):
+            grown = np.empty((row + row // 2, self._rows.shape[1]), dtype=np.uint16)
+            grown[:row] = self._rows
+            self._rows = grown
+        self._rows[row] = signature.astype(np.uint16)  # the low 16 bits
+        self.records.append(record)
+        return row
+
+    def matching(self, rows: np.ndarray, signature: np.ndarray, threshold: float) -> list[int]:
+        """The records in these rows whose estimated Jaccard with `signature` reaches the
+        threshold: the share of equal minimum hashes, as `RMinHash.jaccard` counts it."""
+        if not len(rows):
+            return []
+        equal = self._rows[rows] == signature.astype(np.uint16)  # the low 16 bits
+        similar = equal.sum(axis=1) / signature.size >= threshold
+        return [self.records[row] for row in rows[similar].tolist()]
 
 
 class NearDuplicates:
@@ -75,14 +200,17 @@ class NearDuplicates:
 
     def __init__(self, threshold: float | None) -> None:
         self.threshold = threshold
-        self.parent: list[int] = []
-        self.exact_group: list[int] = []  # the first index read with the same exact key
+        self.parent = array("q")
+        self.exact_group = array("q")  # the first index read with the same exact key
         self.ranks: list[Any] = []
-        self._exact: dict[str, int] = {}
-        self._signatures: dict[int, RMinHash] = {}
+        self._rank_values: dict[Any, Any] = {}  # one object per distinct rank, not per record
+        self._exact: dict[bytes, int] = {}
+        self.candidates = 0  # first records the band index gave back, for the log
         if threshold is not None:
             n_bands, rows = bands(threshold)
-            self._lsh = RMinHashLSH(threshold=threshold, num_perm=n_bands * rows, num_bands=n_bands)
+            self._n_bands = n_bands
+            self._firsts = FirstRecords(n_bands * rows)
+            self._index = BandIndex()
 
     def _root(self, i: int) -> int:
         while self.parent[i] != i:
@@ -99,26 +227,30 @@ class NearDuplicates:
         """Add one conversation (its exact key, its signature text, how good its labels are)."""
         return self.add_signed(exact_key, minhash(text, self.threshold), rank)
 
-    def add_signed(self, exact_key: str, signature: RMinHash | None, rank: Any) -> int:
+    def add_signed(self, exact_key: str, signature: np.ndarray | None, rank: Any) -> int:
         """`add`, with the signature `minhash` made of the signature text."""
         index = len(self.parent)
         self.parent.append(index)
-        self.ranks.append(rank)
-        first = self._exact.setdefault(exact_key, index)
+        self.ranks.append(self._rank_values.setdefault(rank, rank))
+        # 16 bytes of hash, not the key itself: a key is a long string, kept for every record.
+        key = hashlib.blake2b(exact_key.encode(), digest_size=16).digest()
+        first = self._exact.setdefault(key, index)
         self.exact_group.append(first)
         if first != index:
             self._union(index, first)
         elif self.threshold is not None and signature is not None:
-            for other in self._lsh.query(signature):
-                # A candidate already in this record's group needs no check: the union would
-                # change nothing (repetitive logs give thousands of such candidates a record).
-                if self._root(other) == self._root(index):
-                    continue
-                if signature.jaccard(self._signatures[other]) >= self.threshold:
-                    self._union(index, other)
-            self._lsh.insert(index, signature)
-            self._signatures[index] = signature
+            keys = band_keys(signature, self._n_bands)
+            rows = self._index.query(keys, MIN_BAND_HITS)
+            self.candidates += len(rows)
+            for first_record in self._firsts.matching(rows, signature, self.threshold):
+                self._union(index, first_record)
+            if self._root(index) == index:  # like no group's first record: it starts one
+                self._index.insert(keys, self._firsts.add(index, signature))
         return index
+
+    @property
+    def signatures_kept(self) -> int:
+        return len(self._firsts) if self.threshold is not None else 0
 
     def groups(self) -> list[list[int]]:
         """Indices of the records that are copies of one another, group by group."""

@@ -1,0 +1,73 @@
+"""curate's first pass over a chunk, in a worker: what each record read gives.
+
+A record is dropped by a filter (its reason), or it is a candidate: the keys that find its
+copies (exact key, MinHash signature, label rank) and the samples it gives (itself, or
+its windows). Only these small things go back to the main process, which feeds the
+candidates to `NearDuplicates` in input order.
+"""
+
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+
+from schemas.conversation import Conversation
+from stages.common.record_chunks import Chunk, decode_chunk
+from stages.curation.filters import Filters, drop_reason
+from stages.curation.near_dup import label_rank, minhash, signature_text
+from stages.curation.sampling import Stratum
+from stages.curation.tokens import conversation_tokens
+from stages.curation.windows import Unfittable, windows
+from stages.dedupe import dedupe_key
+
+
+class Judging(msgspec.Struct, frozen=True):
+    """What a worker needs to judge records: the filters and the hand labels' verdicts."""
+
+    filters: Filters
+    budget: int  # longest example in tokens; a longer record is cut into windows
+    threshold: float | None  # near-duplicate threshold; None: exact copies only
+    hand_labelled: frozenset[str]
+    excluded: frozenset[str]
+
+
+class Candidate(NamedTuple):
+    exact_key: str
+    signature: np.ndarray | None  # its minimum hashes
+    rank: tuple[int, int, float, int]
+    id: str
+    windows: int  # how many windows it is cut into; 0: kept whole
+    stratum: Stratum
+
+
+def stratum(conversation: Conversation) -> Stratum:
+    return (conversation.source, conversation.labels.example_type or "unlabelled")
+
+
+def judge(conversation: Conversation, judging: Judging) -> str | Candidate:
+    """A drop reason, or the candidate the record is. A record the annotations exclude is
+    dropped before any filter looks at it."""
+    if conversation.id in judging.excluded:
+        return "excluded_by_hand"
+    tokens = conversation_tokens(conversation)
+    reason = drop_reason(conversation, tokens, judging.filters)
+    if reason is not None:
+        return reason
+    count = 0
+    if tokens > judging.budget:
+        try:
+            count = len(windows(conversation, judging.budget))
+        except Unfittable:
+            return "unfittable"
+    return Candidate(
+        dedupe_key(conversation),
+        minhash(signature_text(conversation), judging.threshold),
+        label_rank(conversation, conversation.id in judging.hand_labelled),
+        conversation.id,
+        count,
+        stratum(conversation),
+    )
+
+
+def judge_chunk(chunk: Chunk, judging: Judging) -> list[str | Candidate]:
+    return [judge(c, judging) for c in decode_chunk(chunk, Conversation)]

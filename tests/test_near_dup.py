@@ -1,0 +1,83 @@
+"""Near-duplicate groups: the copies of a group's first record, found by looking up first
+records only, so that a run of copies costs a comparison a record, not one per copy."""
+
+import hashlib
+
+import numpy as np
+
+from stages.curation.near_dup import BandIndex, NearDuplicates, shingles
+
+
+def words(tag: str, n: int) -> list[str]:
+    return [hashlib.sha256(f"{tag}{i}".encode()).hexdigest()[:8] for i in range(n)]
+
+
+def jaccard(a: str, b: str) -> float:
+    x, y = set(shingles(a)), set(shingles(b))
+    return len(x & y) / len(x | y)
+
+
+def grouped(texts: list[str], threshold: float) -> list[list[int]]:
+    copies = NearDuplicates(threshold)
+    for i, text in enumerate(texts):
+        copies.add(f"exact {i}", text, 0)
+    return sorted(copies.groups())
+
+
+def test_copies_of_one_record_keep_one_signature_and_look_up_only_it() -> None:
+    base = words("base", 300)
+    texts = [" ".join(base)]
+    for k in range(1, 2000):  # each copy changes one word of the first record
+        edited = list(base)
+        edited[k % len(base)] = words(f"edit {k}", 1)[0]
+        texts.append(" ".join(edited))
+    copies = NearDuplicates(0.8)
+    for i, text in enumerate(texts):
+        copies.add(f"exact {i}", text, 0)
+    assert copies.groups() == [list(range(2000))]
+    assert copies.signatures_kept == 1
+    assert copies.candidates == 1999  # the first record, once for each copy
+
+
+# A and C share the words X; B holds both A's and C's own words.
+X, P, Q = words("x", 20), words("p", 10), words("q", 10)
+A, B, C = " ".join(X + P), " ".join(X + P + Q), " ".join(X + Q)
+THRESHOLD = 0.62
+
+
+def test_the_texts_sit_on_either_side_of_the_threshold() -> None:
+    assert min(jaccard(A, B), jaccard(B, C)) > THRESHOLD + 0.1
+    assert jaccard(A, C) < THRESHOLD - 0.1
+
+
+def test_a_record_like_two_groups_first_records_joins_both() -> None:
+    assert grouped([A, C, B], THRESHOLD) == [[0, 1, 2]]
+
+
+def test_a_record_like_a_later_copy_only_starts_its_own_group() -> None:
+    assert grouped([A, B, C], THRESHOLD) == [[0, 1], [2]]
+
+
+def test_exact_copies_join_the_group_of_their_first_read() -> None:
+    copies = NearDuplicates(0.8)
+    for key, text in [("a", A), ("c", C), ("a", A)]:
+        copies.add(key, text, 0)
+    assert copies.groups() == [[0, 2], [1]]
+    assert copies.losers() == {2: "duplicate"}
+
+
+def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs() -> None:
+    """Small dicts: the keys go through many runs and merges; rows share keys on purpose."""
+    rng = np.random.default_rng(5)
+    index, given = BandIndex(recent_keys=7), []
+    for row in range(400):
+        keys = rng.choice(60, 3, replace=False).astype(np.uint32)  # many rows share each
+        given.append(set(keys.tolist()))
+        index.insert(keys, row)
+        if row % 37 == 0:
+            probe = rng.choice(70, 6, replace=False).astype(np.uint32)
+            for hits in (1, 2):
+                want = [r for r, k in enumerate(given) if len(k & set(probe.tolist())) >= hits]
+                assert index.query(probe, hits).tolist() == want
+    every = np.arange(70, dtype=np.uint32)
+    assert index.query(every, 3).tolist() == list(range(400))

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
-from schemas.conversation import Conversation, FunctionCall, Message, ToolCall
 from stages.common.scrub_patterns import PII_RULES, SECRET_RULES
 from stages.common.secret_rules import Rule, RuleSet, Span, gitleaks_rules
 
@@ -95,38 +94,6 @@ class Scrubber:
 
     def lines(self, data: bytes) -> bytes:
         return b"\n".join(self.line(line) for line in data.split(b"\n"))
-
-    def arguments(self, arguments: str) -> str:
-        return self.text(arguments) or arguments
-
-    def message(self, message: Message) -> Message:
-        calls = message.tool_calls and [
-            ToolCall(
-                id=call.id,
-                function=FunctionCall(
-                    name=call.function.name, arguments=self.arguments(call.function.arguments)
-                ),
-            )
-            for call in message.tool_calls
-        ]
-        return msgspec.structs.replace(
-            message, content=self.text(message.content), tool_calls=calls
-        )
-
-    def conversation(self, conversation: Conversation) -> Conversation:
-        """The conversation with secrets replaced; its id still names the source record."""
-        labels = conversation.labels
-        return msgspec.structs.replace(
-            conversation,
-            messages=[self.message(m) for m in conversation.messages],
-            labels=msgspec.structs.replace(
-                labels,
-                reasoning=self.text(labels.reasoning),
-                problem=self.text(labels.problem),
-                root_cause=self.text(labels.root_cause),
-                correction=labels.correction and self.message(labels.correction),
-            ),
-        )
 
 
 @functools.cache

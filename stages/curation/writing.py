@@ -3,7 +3,8 @@ and a line for every drop.
 
 The main process sends each record's plan (a drop reason, or `Keep`) with its chunk and
 writes what comes back in input order; each worker scrubs with its own `Scrubber` and
-returns its counts, which the main process adds up.
+returns its counts, which the main process adds up. A sample is scrubbed as its encoded
+line, as ingest scrubs (one search over the record, not one per field).
 """
 
 from collections import Counter
@@ -101,7 +102,7 @@ def write_chunk(planned: tuple[Chunk, list[str | Keep]], writing: Writing) -> Wr
             if index in plan.over_cap:
                 drop(sample, "over_max_samples")
             else:
-                out.add(encode(scrubber.conversation(sample)))
+                out.add(scrubber.line(encode(sample)))
     counts.update({f"scrubbed.{kind}": n for kind, n in scrubber.counts.items()})
     return WrittenChunk(
         (bytes(train.data), train.count),

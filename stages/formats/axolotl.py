@@ -19,7 +19,12 @@ from schemas.format_lines import (
     StringToolCall,
 )
 from stages.formats.contract import clean_conversation, trained_messages
-from stages.formats.format_helpers import Unexportable, arguments_object, compact_json
+from stages.formats.format_helpers import (
+    Unexportable,
+    arguments_object,
+    compact_json,
+    tool_json,
+)
 
 
 def _message(m: Message) -> AxolotlMessage:
@@ -49,7 +54,7 @@ def to_axolotl_chat(conv: Conversation) -> list[AxolotlChatRow]:
             function=StringFunctionDef(
                 name=t.function.name,
                 description=t.function.description or "",
-                parameters=compact_json(t.function.parameters),
+                parameters=tool_json(t.function.parameters),
             )
         )
         for t in conv.tools

@@ -23,7 +23,7 @@ from stages.formats.chatml import (
     turns,
 )
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import tool_dicts
+from stages.formats.format_helpers import tool_dicts, tool_json
 
 DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 TOOLS_HEAD = (
@@ -44,7 +44,7 @@ def _system_turn(messages: list[Message], tools: list[dict[str, Any]]) -> str:
     system = (messages[0].content or "") if has_system else DEFAULT_SYSTEM
     if not tools:
         return f"{IM_START}system\n{system}{IM_END}\n"
-    lines = "".join("\n" + json.dumps(t, ensure_ascii=False) for t in tools)
+    lines = "".join("\n" + tool_json(t, compact=False) for t in tools)
     return f"{IM_START}system\n{system}{TOOLS_HEAD}{lines}{TOOLS_TAIL}{IM_END}\n"
 
 

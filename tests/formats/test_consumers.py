@@ -17,7 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from stages.formats import FORMATS, LINE_SCHEMAS, Unexportable
 from stages.formats.chatml import parse_chatml, renumber_calls, to_chatml
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import function_dicts, tool_dicts
+from stages.formats.format_helpers import function_dicts, tool_dicts, tool_json
 from stages.formats.harmony import SLOT, render, to_harmony
 from stages.formats.preference import chat_message, to_preference
 from stages.formats.qwen import DEFAULT_SYSTEM, parse_qwen, to_qwen
@@ -280,3 +280,20 @@ def test_vocab_unpacks_once_into_the_given_folder(tmp_path, monkeypatch):
     stamp = target.stat().st_mtime_ns
     assert ensure_encodings_base(tmp_path / "v") == folder and target.stat().st_mtime_ns == stamp
     assert sorted(p.name for p in folder.iterdir()) == ["o200k_base.tiktoken"]
+
+
+def test_tool_json_writes_what_json_dumps_writes_for_every_value() -> None:
+    """Made once per distinct value: values that differ only in type (1, 1.0, true) or
+    in key order keep their own text."""
+    values = [
+        {"type": "integer", "default": 1},
+        {"type": "integer", "default": 1.0},
+        {"type": "integer", "default": True},
+        {"default": 1, "type": "integer"},
+        {"enum": ["café", "\u2028", "\x00"], "maximum": 1e16, "minimum": -0.0},
+        [{"name": "a", "parameters": {"type": "object", "properties": {}}}],
+    ]
+    for _ in range(2):
+        for value in values:
+            assert tool_json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            assert tool_json(value, compact=False) == json.dumps(value, ensure_ascii=False)

@@ -23,7 +23,7 @@ import functools
 import logging
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -119,19 +119,34 @@ def line_count(path: Path) -> int:
     return count + (last != b"\n")
 
 
-def span_checks(path: Path, name: str, ids: Mapping[int, str]) -> list[SpanCheck]:
+class FileSpans:
+    """The spans of one export file. Each span's check holds the record ids of its lines, so
+    the checks are made one at a time as the workers take them: made all at once, before the
+    first ran, they held every id of every file (most of validate's memory)."""
+
+    def __init__(self, path: Path, name: str, ids: Mapping[int, str]) -> None:
+        self.path, self.name, self.ids = path, name, ids
+        n_lines = line_count(path)
+        self.complete = all(i in ids for i in range(n_lines))
+        spans = list(iter_spans(path, max_line_bytes=sys.maxsize, span_bytes=SPAN_BYTES))
+        ends = [span.first_line - 1 for span in spans[1:]] + [n_lines]
+        self.spans = list(zip(spans or [Span(0, 0, 1)], ends, strict=True))
+        self.size = sum(span.end - span.start for span, _ in self.spans)
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __iter__(self) -> Iterator[SpanCheck]:
+        for span, end in self.spans:
+            indices = range(span.first_line - 1, end)
+            own = {i: self.ids[i] for i in indices if i in self.ids}
+            in_order = [self.ids[i] for i in indices] if self.complete else None
+            yield SpanCheck(str(self.path), self.name, span, own, in_order)
+
+
+def span_checks(path: Path, name: str, ids: Mapping[int, str]) -> FileSpans:
     """The spans of one export file, each with the record ids of its lines."""
-    n_lines = line_count(path)
-    complete = all(i in ids for i in range(n_lines))
-    spans = list(iter_spans(path, max_line_bytes=sys.maxsize, span_bytes=SPAN_BYTES))
-    ends = [span.first_line - 1 for span in spans[1:]] + [n_lines]
-    tasks = []
-    for span, end in zip(spans or [Span(0, 0, 1)], ends, strict=True):
-        indices = range(span.first_line - 1, end)
-        own = {i: ids[i] for i in indices if i in ids}
-        in_order = [ids[i] for i in indices] if complete else None
-        tasks.append(SpanCheck(str(path), name, span, own, in_order))
-    return tasks
+    return FileSpans(path, name, ids)
 
 
 def file_findings(
@@ -191,7 +206,7 @@ class Findings:
         self, folders: list[Path], max_tokens: int, progress: Progress, jobs: int
     ) -> None:
         """Every file of every format, its spans checked on `jobs` processes, in order."""
-        plan: list[tuple[Path, str, list[SpanCheck]]] = []
+        plan: list[tuple[Path, str, FileSpans]] = []
         places = self.metadata.places
         for folder in folders:
             if folder.name in LINE_SCHEMAS:
@@ -228,8 +243,8 @@ class Findings:
                     found = [msgspec.structs.replace(missing, format=name)]
                 else:
                     _, _, checks = next(checked)
-                    spans = [next(results) for _ in checks]
-                    progress.update(sum(c.span.end - c.span.start for c in checks))
+                    spans = [next(results) for _ in range(len(checks))]
+                    progress.update(checks.size)
                     file_ids = places.get((name, split), {})
                     lines[split], found, report = file_findings(
                         path, name, file_ids, spans, max_tokens

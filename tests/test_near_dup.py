@@ -4,6 +4,7 @@ records only, so that a run of copies costs a comparison a record, not one per c
 import hashlib
 
 import numpy as np
+import pytest
 
 from stages.curation.near_dup import BandIndex, NearDuplicates, shingles
 
@@ -66,10 +67,12 @@ def test_exact_copies_join_the_group_of_their_first_read() -> None:
     assert copies.losers() == {2: "duplicate"}
 
 
-def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs() -> None:
-    """Small dicts: the keys go through many runs and merges; rows share keys on purpose."""
+@pytest.mark.parametrize("max_run_keys", [BandIndex.MAX_RUN_KEYS, 40])
+def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(max_run_keys: int) -> None:
+    """Small dicts: the keys go through many runs and merges (and, capped, many full runs);
+    rows share keys on purpose."""
     rng = np.random.default_rng(5)
-    index, given = BandIndex(recent_keys=7), []
+    index, given = BandIndex(recent_keys=7, max_run_keys=max_run_keys), []
     for row in range(400):
         # many rows share each key; key 0, like a log's boilerplate, is given to every third
         keys = rng.choice(np.arange(1, 60), 3 - (row % 3 == 0), replace=False)
@@ -83,3 +86,5 @@ def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs() -> Non
                 assert index.query(probe, hits).tolist() == want
     every = np.arange(70, dtype=np.uint32)
     assert index.query(every, 3).tolist() == list(range(400))
+    runs = [len(keys) for keys, _ in index._runs]
+    assert max(runs) <= max_run_keys and (max_run_keys > 1000 or len(runs) > 5)

@@ -104,13 +104,16 @@ class BandIndex:
     """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys
     are in a dict of bounded size; when it is full they become a sorted run of numpy arrays,
     searched with `searchsorted`. A run at least a quarter of the size of the one before is
-    merged into it, so there are few runs and each key is copied a few times in all. (rensa's
+    merged into it, so there are few runs and each key is copied a few times in all; runs stop
+    growing at MAX_RUN_KEYS, since a merge holds both runs and their copy at once. (rensa's
     LSH, or one of Python dicts, costs about 2 KB a record.)"""
 
     RECENT_KEYS = 1 << 16  # keys in the dicts before they become a run: a few MB
+    MAX_RUN_KEYS = 1 << 22  # 32 MB a run
 
-    def __init__(self, recent_keys: int = RECENT_KEYS) -> None:
+    def __init__(self, recent_keys: int = RECENT_KEYS, max_run_keys: int = MAX_RUN_KEYS) -> None:
         self._recent_keys = recent_keys
+        self._max_run_keys = max_run_keys
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, rows), largest first
         self._recent: dict[int, int] = {}  # key → the first row given it since the last run
         self._more: dict[int, list[int]] = {}  # key → the other rows given it (rare)
@@ -160,12 +163,17 @@ class BandIndex:
         order = np.argsort(keys, kind="stable")
         self._runs.append((keys[order], rows[order]))
         self._recent, self._more, self._n_recent = {}, {}, 0
-        while len(self._runs) > 1 and 4 * len(self._runs[-1][0]) >= len(self._runs[-2][0]):
+        while len(self._runs) > 1 and self._mergeable(
+            len(self._runs[-2][0]), len(self._runs[-1][0])
+        ):
             small_keys, small_rows = self._runs.pop()
             big_keys, big_rows = self._runs.pop()
             at = np.searchsorted(big_keys, small_keys, side="right")
             merged = (np.insert(big_keys, at, small_keys), np.insert(big_rows, at, small_rows))
             self._runs.append(merged)
+
+    def _mergeable(self, before: int, last: int) -> bool:
+        return 4 * last >= before and before + last <= self._max_run_keys
 
 
 class FirstRecords:

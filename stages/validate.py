@@ -144,11 +144,6 @@ class FileSpans:
             yield SpanCheck(str(self.path), self.name, span, own, in_order)
 
 
-def span_checks(path: Path, name: str, ids: Mapping[int, str]) -> FileSpans:
-    """The spans of one export file, each with the record ids of its lines."""
-    return FileSpans(path, name, ids)
-
-
 def file_findings(
     path: Path, name: str, ids: Mapping[int, str], found: list[SpanFindings], max_tokens: int
 ) -> tuple[int, list[FormatError], OpenAIFileReport | None]:
@@ -169,7 +164,7 @@ def check_file(
     path: Path, name: str, ids: Mapping[int, str], max_tokens: int
 ) -> tuple[int, list[FormatError], OpenAIFileReport | None]:
     """One export file checked in this process."""
-    found = [check_span(task, max_tokens) for task in span_checks(path, name, ids)]
+    found = [check_span(task, max_tokens) for task in FileSpans(path, name, ids)]
     return file_findings(path, name, ids, found, max_tokens)
 
 
@@ -217,9 +212,7 @@ class Findings:
                             (
                                 path,
                                 split,
-                                span_checks(
-                                    path, folder.name, places.get((folder.name, split), {})
-                                ),
+                                FileSpans(path, folder.name, places.get((folder.name, split), {})),
                             )
                         )
         tasks = (task for _, _, checks in plan for task in checks)

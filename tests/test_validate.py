@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -275,14 +276,14 @@ def test_outputs_do_not_depend_on_workers_or_spans(run, workdir, exported, monke
     # A span of one line each: every line is a worker's task, on two workers.
     monkeypatch.setattr("stages.validate.SPAN_BYTES", 1)
     spans_per_file: list[int] = []
-    make_spans = validate.span_checks
+    make_spans = validate.FileSpans
 
-    def counted(*args: object) -> list[validate.SpanCheck]:
+    def counted(*args: Any) -> validate.FileSpans:
         tasks = make_spans(*args)
         spans_per_file.append(len(tasks))
         return tasks
 
-    monkeypatch.setattr("stages.validate.span_checks", counted)
+    monkeypatch.setattr("stages.validate.FileSpans", counted)
     run_validate(run, "--no-fail-on-error", "--jobs", "2")
     split = {p.relative_to(val): p.read_bytes() for p in sorted(val.rglob("*")) if p.is_file()}
     assert len(lines) in spans_per_file and max(spans_per_file) > 1  # one task a line

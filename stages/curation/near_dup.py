@@ -24,6 +24,12 @@ import numpy as np
 from rensa import RMinHash
 
 from schemas.conversation import Conversation
+from stages.curation.band_kernels import (
+    count_rows,
+    count_run_rows,
+    equal_hashes,
+    rows_counted,
+)
 from stages.dedupe import normalize_text
 
 SHINGLE_CHARS = 5
@@ -106,7 +112,8 @@ class BandIndex:
     searched with `searchsorted`. A run at least a quarter of the size of the one before is
     merged into it, so there are few runs and each key is copied a few times in all; runs stop
     growing at MAX_RUN_KEYS, since a merge holds both runs and their copy at once. (rensa's
-    LSH, or one of Python dicts, costs about 2 KB a record.)"""
+    LSH, or one of Python dicts, costs about 2 KB a record.) A query counts each row's hits
+    in a byte: a record has at most NUM_PERM keys."""
 
     RECENT_KEYS = 1 << 16  # keys in the dicts before they become a run: a few MB
     MAX_RUN_KEYS = 1 << 22  # 32 MB a run
@@ -118,15 +125,17 @@ class BandIndex:
         self._recent: dict[int, int] = {}  # key → the first row given it since the last run
         self._more: dict[int, list[int]] = {}  # key → the other rows given it (rare)
         self._n_recent = 0
+        self._counts = np.zeros(1024, dtype=np.uint8)  # row → its hits, during a query
+        self._touched = np.empty(1024, dtype=np.int32)  # the rows counted, during a query
 
     def query(self, keys: np.ndarray, min_hits: int = 1) -> np.ndarray:
         """The rows that share at least `min_hits` of the keys, each once, in ascending order.
-        A repetitive log gives a record thousands: they are gathered with numpy."""
-        found = []
+        A repetitive log gives a record thousands: they are counted in compiled code."""
+        n_touched = 0
         for run_keys, run_rows in self._runs:
-            low = np.searchsorted(run_keys, keys, side="left").tolist()
-            high = np.searchsorted(run_keys, keys, side="right").tolist()
-            found += [run_rows[a:b] for a, b in zip(low, high, strict=True) if b > a]
+            n_touched = count_run_rows(
+                run_keys, run_rows, keys, self._counts, self._touched, n_touched
+            )
         recent: list[int] = []
         for key in keys.tolist():
             row = self._recent.get(key)
@@ -134,21 +143,14 @@ class BandIndex:
                 recent.append(row)
                 recent += self._more.get(key, ())
         if recent:
-            found.append(np.array(recent, dtype=np.int32))
-        if not found:
-            return np.empty(0, dtype=np.int32)
-        rows = np.concatenate(found)
-        # Each key's rows are in ascending order: a stable sort merges them, 4 times as fast
-        # as np.unique's quicksort on a repetitive log's thousands.
-        rows.sort(kind="stable")
-        # A row given at least min_hits times fills rows[i : i + min_hits] for some i.
-        last = max(len(rows) - min_hits + 1, 0)
-        enough = rows[:last][rows[min_hits - 1 :] == rows[:last]]
-        first = np.ones(len(enough), dtype=bool)
-        first[1:] = enough[1:] != enough[:-1]
-        return enough[first]
+            rows = np.array(recent, dtype=np.int32)
+            n_touched = count_rows(rows, self._counts, self._touched, n_touched)
+        return rows_counted(self._counts, self._touched, n_touched, min_hits)
 
     def insert(self, keys: np.ndarray, row: int) -> None:
+        if row >= len(self._counts):
+            self._counts = np.zeros(2 * row, dtype=np.uint8)
+            self._touched = np.empty(2 * row, dtype=np.int32)
         for key in keys.tolist():
             if self._recent.setdefault(key, row) != row:
                 self._more.setdefault(key, []).append(row)
@@ -206,8 +208,8 @@ class FirstRecords:
         threshold: the share of equal minimum hashes, as `RMinHash.jaccard` counts it."""
         if not len(rows):
             return []
-        equal = self._rows[rows] == signature.astype(np.uint16)  # the low 16 bits
-        similar = equal.sum(axis=1) / signature.size >= threshold
+        equal = equal_hashes(self._rows, rows, signature.astype(np.uint16))  # the low 16 bits
+        similar = equal / signature.size >= threshold
         return [self.records[row] for row in rows[similar].tolist()]
 
 

@@ -183,7 +183,10 @@ class FirstRecords:
     with all its candidates at once (a repetitive log gives hundreds a record). A row keeps
     the low 16 bits of each minimum hash: two different hashes agree there once in 65,536
     times, which moves a Jaccard estimate by less than 0.0001, and the rows take half the
-    memory."""
+    memory. The rows grow in place by GROW_ROWS (`resize` reallocates, which the C library
+    does by remapping pages): growing never holds the old rows and their copy at once."""
+
+    GROW_ROWS = 1 << 16  # 16 MB at 128 hashes
 
     def __init__(self, num_perm: int) -> None:
         self._rows = np.empty((1024, num_perm), dtype=np.uint16)
@@ -196,9 +199,8 @@ class FirstRecords:
         """The row that now holds the record's signature."""
         row = len(self.records)
         if row == len(self._rows):
-            grown = np.empty((row + row // 2, self._rows.shape[1]), dtype=np.uint16)
-            grown[:row] = self._rows
-            self._rows = grown
+            # No view of the rows outlives a call, so no reference can see the old memory.
+            self._rows.resize((row + self.GROW_ROWS, self._rows.shape[1]), refcheck=False)
         self._rows[row] = signature.astype(np.uint16)  # the low 16 bits
         self.records.append(record)
         return row

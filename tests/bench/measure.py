@@ -19,8 +19,11 @@ from typing import NamedTuple
 import msgspec
 
 REPO = Path(__file__).resolve().parents[2]
-# Reading smaps_rollup walks page tables: sampling more often steals the CPU being measured.
+# Reading smaps_rollup walks page tables: sampling more often steals the CPU being measured
+# (a fifth of a core for curate's 800 MB tree at 0.1 s). A long run is sampled less often.
 SAMPLE_SECONDS = 0.1
+SAMPLES_A_RUN = 200  # past SAMPLE_SECONDS * SAMPLES_A_RUN, the period is elapsed / this
+MAX_SAMPLE_SECONDS = 1.0
 
 
 class Measured(NamedTuple):
@@ -43,20 +46,20 @@ def tree_pids(root: int) -> list[int]:
     return pids
 
 
-def memory_kb(pid: int, field: str) -> int:
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in kB, from one read of smaps_rollup."""
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        return int(text.split(f"\n{field}:")[1].split()[0])
+        rss, pss = (int(text.split(f"\n{field}:")[1].split()[0]) for field in ("Rss", "Pss"))
+        return rss, pss
     except (FileNotFoundError, ProcessLookupError, IndexError):
-        return 0  # the process ended between listing and reading
+        return 0, 0  # the process ended between listing and reading
 
 
 def tree_memory(root: int) -> tuple[int, int]:
     """(RSS, PSS) in bytes summed over a process tree."""
-    pids = tree_pids(root)
-    rss = sum(memory_kb(pid, "Rss") for pid in pids)
-    pss = sum(memory_kb(pid, "Pss") for pid in pids)
-    return rss * 1024, pss * 1024
+    per_process = [memory_kb(pid) for pid in tree_pids(root)]
+    return sum(r for r, _ in per_process) * 1024, sum(p for _, p in per_process) * 1024
 
 
 def run_measured(args: list[str], cwd: Path = REPO) -> Measured:
@@ -75,7 +78,9 @@ def run_measured(args: list[str], cwd: Path = REPO) -> Measured:
             while True:
                 rss, pss = tree_memory(process.pid)
                 peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
-                if select.select([exited], [], [], SAMPLE_SECONDS)[0]:
+                elapsed = time.perf_counter() - start
+                period = min(max(SAMPLE_SECONDS, elapsed / SAMPLES_A_RUN), MAX_SAMPLE_SECONDS)
+                if select.select([exited], [], [], period)[0]:
                     break
             elapsed = time.perf_counter() - start
         finally:

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import ahocorasick
 import re2
 
+from stages.common.re2_superset import re2_superset
+
 CONFIG = Path(__file__).parent / "gitleaks" / "config.toml"
 
 # A word boundary that also holds after a JSON escape: in `\nghp_…` the key starts a line.
@@ -63,8 +65,8 @@ class Rule(NamedTuple):
     accept: Callable[[re.Match[str]], bool] | None = None
     spans_escapes: bool = False  # the secret may hold JSON escapes (`\n` in a key block)
     names_before: bool = False  # the match starts with the identifier ending at its keyword
-    # For a rule without keywords: an RE2 pattern found in every text the rule matches in
-    # (RE2 scans 15-25 times faster than `re` where a pattern opens with a digit class).
+    # An RE2 pattern found in every text the rule matches in, when a hand-written one is
+    # more selective than the one derived from `pattern` (stages/common/re2_superset.py).
     prefilter: str | None = None
 
     def spans(
@@ -159,7 +161,10 @@ def _allowlist(entry: dict[str, Any]) -> Allowlist | None:
 
 class RuleSet:
     """Rules behind one keyword automaton: a rule runs only on text holding one of its
-    keywords (lower case), as in gitleaks; a rule without keywords always runs."""
+    keywords (lower case), as in gitleaks; a rule without keywords always runs. Before a
+    rule's Python pattern runs on a text or on the text around its keywords, an RE2 pattern
+    that matches wherever it does must find something there (RE2 scans 30-50 times faster
+    than `re` through the case-insensitive words most rules open with)."""
 
     def __init__(
         self, rules: Iterable[tuple[Rule, Iterable[str]]], allow: Allowlist = NO_ALLOWLIST
@@ -167,7 +172,7 @@ class RuleSet:
         self.allow = allow
         self.rules: list[Rule] = []
         self.always: list[int] = []
-        self.prefilters: dict[int, Any] = {}  # rule index → compiled RE2 pattern
+        self._prefilters: dict[int, Any] = {}  # rule index → compiled RE2 pattern, or None
         self.keywords = ahocorasick.Automaton()
         by_keyword: dict[str, list[int]] = {}
         for rule, keywords in rules:
@@ -178,8 +183,6 @@ class RuleSet:
                 by_keyword.setdefault(word, []).append(index)
             if not words:
                 self.always.append(index)
-                if rule.prefilter is not None:
-                    self.prefilters[index] = re2.compile(rule.prefilter)
         for word, indexes in by_keyword.items():
             self.keywords.add_word(word, (tuple(indexes), len(word)))
         if by_keyword:
@@ -189,7 +192,7 @@ class RuleSet:
         """Where each rule finds its kind: a rule with keywords only near where they occur.
         `lowered` is text.lower(), when the caller has it already."""
         for index in self.always:
-            prefilter = self.prefilters.get(index)
+            prefilter = self._prefilter(index)
             if prefilter is None or prefilter.search(text):
                 yield from self.rules[index].spans(text, self.allow)
         if self.keywords.kind != ahocorasick.AHOCORASICK:
@@ -206,11 +209,20 @@ class RuleSet:
                 for index in indexes:
                     near.setdefault(index, []).append(window)
         for index in sorted(near):
-            yield from self._near(self.rules[index], text, near[index])
+            yield from self._near(index, text, near[index])
 
-    def _near(self, rule: Rule, text: str, windows: list[tuple[int, int]]) -> Iterator[Span]:
+    def _prefilter(self, index: int) -> Any:
+        """The rule's RE2 pattern, made when first needed: most rules never meet their keyword."""
+        if index not in self._prefilters:
+            rule = self.rules[index]
+            source = rule.prefilter or re2_superset(rule.pattern)
+            self._prefilters[index] = None if source is None else re2.compile(source)
+        return self._prefilters[index]
+
+    def _near(self, index: int, text: str, windows: list[tuple[int, int]]) -> Iterator[Span]:
         """The rule's matches in the merged windows; a match that reaches a window's end may
         go on past it, so that window is searched again to the end of the text."""
+        rule, prefilter = self.rules[index], self._prefilter(index)
         if rule.spans_escapes:  # a key block runs on for thousands of characters
             windows = [(windows[0][0], len(text))]
         merged: list[tuple[int, int]] = []
@@ -222,6 +234,8 @@ class RuleSet:
                 merged.append((start, end))
         seen: set[Span] = set()
         for lo, hi in merged:
+            if prefilter is not None and not prefilter.search(text[lo:hi]):
+                continue
             found = list(rule.spans(text, self.allow, lo, hi))
             if hi < len(text) and any(span.end >= hi for span in found):
                 found = list(rule.spans(text, self.allow, lo))

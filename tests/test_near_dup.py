@@ -88,3 +88,20 @@ def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(max_run_
     assert index.query(every, 3).tolist() == list(range(400))
     runs = [len(keys) for keys, _ in index._runs]
     assert max(runs) <= max_run_keys and (max_run_keys > 1000 or len(runs) > 5)
+
+
+def test_rows_behind_boilerplate_keys_count_only_with_enough_other_keys() -> None:
+    """Keys 0 and 1 are every row's (a log's boilerplate): a row comes back only when enough
+    of the probe's other keys are its too."""
+    rng = np.random.default_rng(8)
+    index, given = BandIndex(recent_keys=500), []
+    for row in range(5000):
+        keys = np.array([0, 1, *rng.choice(np.arange(2, 3000), 3, replace=False)], np.uint32)
+        given.append(set(keys.tolist()))
+        index.insert(keys, row)
+    for probe_keys in ([0, 1, 5, 6, 7], [0, 1, 5], [0, 1], [0, 5, 6, 7, 8, 9, 10, 11]):
+        probe = np.array(probe_keys, dtype=np.uint32)
+        for hits in (1, 2, 3, 4):
+            want = [r for r, k in enumerate(given) if len(k & set(probe_keys)) >= hits]
+            assert index.query(probe, hits).tolist() == want, (probe_keys, hits)
+

@@ -112,10 +112,15 @@ def _in(items: list[tuple[object, object]], ignore_case: bool, ascii_mode: bool)
         elif op is sre.RANGE:
             low, high = value  # type: ignore[misc]
             chars.extend(range(low, min(high, 0x7F) + 1))
-            wide |= high >= 0x80
+            if high >= 0x80:
+                wide = True
+                # a non-ASCII member may fold to an ASCII letter (the Kelvin sign to k)
+                chars.extend(ASCII_LETTERS if ignore_case else ())
         elif op is sre.CATEGORY:
+            # Unicode digits, letters and spaces; the letters that fold to ASCII are
+            # word characters, whose ASCII letters are members already
             chars.extend(_category(value, ascii_mode))
-            wide = True  # Unicode digits, letters and spaces
+            wide = True
         else:
             raise Untranslatable(str(op))
     return _merge(_wide_chars(chars, ignore_case) + (NON_ASCII if wide else []))

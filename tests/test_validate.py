@@ -141,10 +141,15 @@ def test_plot_files_count_sources_types_and_lengths(run, workdir, exported) -> N
 
 
 def test_same_exports_give_the_same_bytes(run, workdir, exported) -> None:
+    def outputs() -> dict[Path, bytes]:
+        val = workdir / "val"
+        return {p.relative_to(val): p.read_bytes() for p in val.rglob("*") if p.is_file()}
+
     run_validate(run)
-    first = {p.name: p.read_bytes() for p in (workdir / "val").rglob("*") if p.is_file()}
+    first = outputs()
+    assert Path("metrics.json") in first and Path("plots/token_lengths.csv") in first
     run_validate(run)
-    assert first == {p.name: p.read_bytes() for p in (workdir / "val").rglob("*") if p.is_file()}
+    assert first == outputs()
 
 
 def test_bad_metadata_lines_are_errors_not_crashes(run, workdir, exported) -> None:

@@ -37,6 +37,9 @@ CATEGORY_ASCII = {
 }
 ASCII_LETTERS = frozenset(c for c in range(0x80) if chr(c).isalpha())
 MAX_COUNT = 16  # a repeat counted higher is written open-ended: RE2 copies it once per count
+# RE2 refuses a pattern whose nested counts multiply past 1000 (each count its maximum, or
+# its minimum when open-ended); a count that would pass it is written open-ended and lower.
+MAX_NESTED_COUNT = 1000
 
 
 class Untranslatable(Exception):
@@ -47,16 +50,17 @@ def re2_superset(pattern: re.Pattern[str]) -> str | None:
     """An RE2 pattern that finds a match in every text where `pattern` finds one."""
     try:
         parsed = sre_parse.parse(pattern.pattern, pattern.flags)
-        return _sequence(parsed, parsed.state.flags)
+        return _sequence(parsed, parsed.state.flags, MAX_NESTED_COUNT)
     except Untranslatable:
         return None
 
 
-def _sequence(items: Iterable[tuple[object, object]], flags: int) -> str:
-    return "".join(_item(op, value, flags) for op, value in items)
+def _sequence(items: Iterable[tuple[object, object]], flags: int, budget: int) -> str:
+    """`budget`: how far counts inside may still multiply before RE2 refuses the pattern."""
+    return "".join(_item(op, value, flags, budget) for op, value in items)
 
 
-def _item(op: object, value: object, flags: int) -> str:
+def _item(op: object, value: object, flags: int, budget: int) -> str:
     ignore_case = bool(flags & re.IGNORECASE)
     if op is sre.LITERAL:
         return _class(_wide_chars([value], ignore_case))  # type: ignore[list-item]
@@ -68,25 +72,28 @@ def _item(op: object, value: object, flags: int) -> str:
         return _class(_in(value, ignore_case, bool(flags & re.ASCII)))  # type: ignore[arg-type]
     if op is sre.BRANCH:
         _, alternatives = value  # type: ignore[misc]
-        return "(?:" + "|".join(_sequence(a, flags) for a in alternatives) + ")"
+        return "(?:" + "|".join(_sequence(a, flags, budget) for a in alternatives) + ")"
     if op is sre.SUBPATTERN:
         _, add, remove, body = value  # type: ignore[misc]
-        return "(?:" + _sequence(body, (flags | add) & ~remove) + ")"
+        return "(?:" + _sequence(body, (flags | add) & ~remove, budget) + ")"
     if op is sre.ATOMIC_GROUP:
-        return "(?:" + _sequence(value, flags) + ")"  # type: ignore[arg-type]
+        return "(?:" + _sequence(value, flags, budget) + ")"  # type: ignore[arg-type]
     if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
         low, high, body = value  # type: ignore[misc]
-        return "(?:" + _sequence(body, flags) + ")" + _count(low, high)
+        count, factor = _count(low, high, budget)
+        return "(?:" + _sequence(body, flags, budget // max(factor, 1)) + ")" + count
     if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
         return ""  # a position test: without it the pattern matches more, never less
     raise Untranslatable(str(op))
 
 
-def _count(low: int, high: int) -> str:
-    low = min(low, MAX_COUNT)
-    if high == sre.MAXREPEAT or high > MAX_COUNT:
-        return f"{{{low},}}"
-    return f"{{{low},{high}}}"
+def _count(low: int, high: int, budget: int) -> tuple[str, int]:
+    """The repeat in RE2, never narrower than {low,high}, and the factor RE2 counts it as."""
+    limit = min(MAX_COUNT, budget)
+    if high == sre.MAXREPEAT or high > limit:
+        low = min(low, limit)
+        return f"{{{low},}}", low
+    return f"{{{low},{high}}}", high
 
 
 def _in(items: list[tuple[object, object]], ignore_case: bool, ascii_mode: bool) -> Ranges:

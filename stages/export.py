@@ -49,8 +49,9 @@ from stages.formats.trainer_configs import axolotl_datasets, llamafactory_datase
 SPLITS = ("train", "validation")
 CHUNK_RECORDS = 500  # records per worker task (fewer when they are long: record_chunks)
 # Input bytes per task: a chunk comes back as nine formats, several times its size, and
-# 2 tasks a worker are in flight.
-CHUNK_BYTES = 1 << 20
+# 2 tasks a worker are in flight. A worker's memory keeps the high-water mark of its largest
+# chunk: at 1 MB the stage's tree peaked 185 MB higher (tests/bench/README.md#pipeline).
+CHUNK_BYTES = 1 << 18
 
 log = logging.getLogger("logtune")
 

@@ -295,7 +295,7 @@ def first_pass(
                 if isinstance(verdict, str):
                     plans.append(sys.intern(verdict))
                     continue
-                copies.add_signed(verdict.exact_key, verdict.signature, verdict.rank)
+                copies.add_fingerprint(verdict.fingerprint, verdict.rank)
                 reads.append(len(plans))
                 windows.append(verdict.windows)
                 if max_samples is not None:

@@ -9,12 +9,11 @@ candidates to `NearDuplicates` in input order.
 from typing import NamedTuple
 
 import msgspec
-import numpy as np
 
 from schemas.conversation import Conversation
 from stages.common.record_chunks import Chunk, decode_chunk
 from stages.curation.filters import Filters, drop_reason
-from stages.curation.near_dup import label_rank, minhash, signature_text
+from stages.curation.near_dup import Fingerprint, fingerprint, label_rank, signature_text
 from stages.curation.sampling import Stratum
 from stages.curation.tokens import conversation_tokens
 from stages.curation.windows import Unfittable, windows
@@ -32,8 +31,7 @@ class Judging(msgspec.Struct, frozen=True):
 
 
 class Candidate(NamedTuple):
-    exact_key: str
-    signature: np.ndarray | None  # its minimum hashes
+    fingerprint: Fingerprint
     rank: tuple[int, int, float, int]
     id: str
     windows: int  # how many windows it is cut into; 0: kept whole
@@ -60,8 +58,7 @@ def judge(conversation: Conversation, judging: Judging) -> str | Candidate:
         except Unfittable:
             return "unfittable"
     return Candidate(
-        dedupe_key(conversation),
-        minhash(signature_text(conversation), judging.threshold),
+        fingerprint(dedupe_key(conversation), signature_text(conversation), judging.threshold),
         label_rank(conversation, conversation.id in judging.hand_labelled),
         conversation.id,
         count,

@@ -18,7 +18,7 @@ import functools
 import hashlib
 import math
 from array import array
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from rensa import RMinHash
@@ -81,11 +81,8 @@ def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
 MINHASH_SEED = 1
 
 
-def minhash(text: str, threshold: float | None) -> np.ndarray | None:
-    """The signature `NearDuplicates` compares at this threshold (its minimum hashes); None
-    when it compares none. Computed apart from `add` so that workers can make it."""
-    if threshold is None:
-        return None
+def minhash(text: str, threshold: float) -> np.ndarray:
+    """The signature `NearDuplicates` compares at this threshold: its minimum hashes."""
     n_bands, rows = bands(threshold)
     signature = RMinHash(num_perm=n_bands * rows, seed=MINHASH_SEED)
     signature.update(shingles(text))
@@ -215,6 +212,24 @@ class FirstRecords:
         return [self.records[row] for row in rows[similar].tolist()]
 
 
+class Fingerprint(NamedTuple):
+    """What `NearDuplicates` keeps of a record, made apart from it so that workers can: a
+    hash of the exact key (a long string, kept for every record), and at a threshold the
+    minimum hashes and their band keys."""
+
+    exact: bytes
+    signature: np.ndarray | None
+    keys: np.ndarray | None
+
+
+def fingerprint(exact_key: str, text: str, threshold: float | None) -> Fingerprint:
+    exact = hashlib.blake2b(exact_key.encode(), digest_size=16).digest()
+    if threshold is None:
+        return Fingerprint(exact, None, None)
+    signature = minhash(text, threshold)
+    return Fingerprint(exact, signature, band_keys(signature, bands(threshold)[0]))
+
+
 class NearDuplicates:
     """Collects conversations one by one; `losers` then names the copies to drop and why."""
 
@@ -228,7 +243,6 @@ class NearDuplicates:
         self.candidates = 0  # first records the band index gave back, for the log
         if threshold is not None:
             n_bands, rows = bands(threshold)
-            self._n_bands = n_bands
             self._firsts = FirstRecords(n_bands * rows)
             self._index = BandIndex()
 
@@ -245,21 +259,19 @@ class NearDuplicates:
 
     def add(self, exact_key: str, text: str, rank: Any) -> int:
         """Add one conversation (its exact key, its signature text, how good its labels are)."""
-        return self.add_signed(exact_key, minhash(text, self.threshold), rank)
+        return self.add_fingerprint(fingerprint(exact_key, text, self.threshold), rank)
 
-    def add_signed(self, exact_key: str, signature: np.ndarray | None, rank: Any) -> int:
-        """`add`, with the signature `minhash` made of the signature text."""
+    def add_fingerprint(self, made: Fingerprint, rank: Any) -> int:
+        """`add`, with the record's `fingerprint` at this threshold."""
         index = len(self.parent)
         self.parent.append(index)
         self.ranks.append(self._rank_values.setdefault(rank, rank))
-        # 16 bytes of hash, not the key itself: a key is a long string, kept for every record.
-        key = hashlib.blake2b(exact_key.encode(), digest_size=16).digest()
-        first = self._exact.setdefault(key, index)
+        first = self._exact.setdefault(made.exact, index)
         self.exact_group.append(first)
+        signature, keys = made.signature, made.keys
         if first != index:
             self._union(index, first)
-        elif self.threshold is not None and signature is not None:
-            keys = band_keys(signature, self._n_bands)
+        elif signature is not None and keys is not None:
             rows = self._index.query(keys, MIN_BAND_HITS)
             self.candidates += len(rows)
             for first_record in self._firsts.matching(rows, signature, self.threshold):

@@ -10,12 +10,12 @@ import functools
 import math
 import re
 import tomllib
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import ahocorasick
+import ahocorasick_rs
 import re2
 
 from stages.common.re2_superset import re2_superset
@@ -173,7 +173,6 @@ class RuleSet:
         self.rules: list[Rule] = []
         self.always: list[int] = []
         self._prefilters: dict[int, Any] = {}  # rule index → compiled RE2 pattern, or None
-        self.keywords = ahocorasick.Automaton()
         by_keyword: dict[str, list[int]] = {}
         for rule, keywords in rules:
             index = len(self.rules)
@@ -183,10 +182,16 @@ class RuleSet:
                 by_keyword.setdefault(word, []).append(index)
             if not words:
                 self.always.append(index)
-        for word, indexes in by_keyword.items():
-            self.keywords.add_word(word, (tuple(indexes), len(word)))
-        if by_keyword:
-            self.keywords.make_automaton()
+        self._keywords = list(by_keyword)  # keyword number → keyword
+        self._keyword_rules = [tuple(indexes) for indexes in by_keyword.values()]
+        # A DFA: three times the speed of the default automaton on these few hundred words.
+        self._automaton = (
+            ahocorasick_rs.AhoCorasick(
+                self._keywords, implementation=ahocorasick_rs.Implementation.DFA
+            )
+            if by_keyword
+            else None
+        )
 
     def spans(self, text: str, lowered: str | None = None) -> Iterator[Span]:
         """Where each rule finds its kind: a rule with keywords only near where they occur.
@@ -195,19 +200,24 @@ class RuleSet:
             prefilter = self._prefilter(index)
             if prefilter is None or prefilter.search(text):
                 yield from self.rules[index].spans(text, self.allow)
-        if self.keywords.kind != ahocorasick.AHOCORASICK:
+        if self._automaton is None:
             return
         lowered = text.lower() if lowered is None else lowered
+        hits = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+        near: dict[int, list[tuple[int, int]]] = {}
         if len(lowered) != len(text):  # a character whose lower case is longer: look everywhere
-            near: dict[int, list[tuple[int, int]]] = {}
-            for _, (indexes, _size) in self.keywords.iter(lowered):
-                near.update({i: [(0, len(text))] for i in indexes})
+            for keyword, _, _ in hits:
+                near.update({i: [(0, len(text))] for i in self._keyword_rules[keyword]})
         else:
-            near = {}
-            for end, (indexes, size) in self.keywords.iter(lowered):
-                window = (max(0, end + 1 - size - WINDOW_BEFORE), end + 1 + WINDOW_AFTER)
-                for index in indexes:
-                    near.setdefault(index, []).append(window)
+            # A text holds a keyword dozens of times: each hit costs one append here, and
+            # its rules get the keyword's merged windows.
+            ends: defaultdict[int, list[int]] = defaultdict(list)
+            for keyword, _, end in hits:
+                ends[keyword].append(end)
+            for keyword, keyword_ends in ends.items():
+                windows = _keyword_windows(keyword_ends, len(self._keywords[keyword]))
+                for index in self._keyword_rules[keyword]:
+                    near.setdefault(index, []).extend(windows)
         for index in sorted(near):
             yield from self._near(index, text, near[index])
 
@@ -243,6 +253,19 @@ class RuleSet:
                 if span not in seen:
                     seen.add(span)
                     yield span
+
+
+def _keyword_windows(ends: list[int], size: int) -> list[tuple[int, int]]:
+    """The text around a keyword's occurrences (where each ends, ascending), where its
+    rules look: overlapping windows merged."""
+    windows: list[tuple[int, int]] = []
+    for end in ends:
+        start = max(0, end - size - WINDOW_BEFORE)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end + WINDOW_AFTER)
+        else:
+            windows.append((start, end + WINDOW_AFTER))
+    return windows
 
 
 def gitleaks_rule(entry: dict[str, Any]) -> Rule:

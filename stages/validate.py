@@ -41,7 +41,7 @@ from stages.common.progress import Progress
 from stages.common.stats import json_bytes
 from stages.formats import LINE_SCHEMAS
 from stages.formats.harmony import encoding
-from stages.formats.vocab import o200k
+from stages.formats.vocab import count_o200k
 from stages.validation.consumers import CONSUMER_CHECKS
 from stages.validation.empty import empty_warnings
 from stages.validation.metadata_index import MetadataIndex, index_metadata
@@ -286,7 +286,7 @@ def validate_exports(export_dir: Path, max_tokens: int, jobs: int = 1) -> Findin
     files = [folder / f"{split}.jsonl" for folder in folders for split in SPLITS]
     total = sum(file.stat().st_size for file in files if file.exists())
     # Loaded before the workers fork: they share the tables instead of building their own.
-    o200k()
+    count_o200k("")
     encoding()
     with Progress("check", total=total, unit="B") as progress:
         findings.check_formats(folders, max_tokens, progress, jobs)

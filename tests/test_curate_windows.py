@@ -119,6 +119,19 @@ def test_an_oversize_tool_output_is_shortened_with_a_marker(run, workdir: Path) 
     assert conversation_tokens(msgspec.convert(window, Conversation)) <= 20000
 
 
+def test_a_tool_output_of_a_million_characters_is_shortened_not_a_crash(run, workdir: Path) -> None:
+    """Past a million characters (or 200,000 tokens) bpe-openai's encode_ordinary refuses a
+    text; one `cat` of a big file is that long."""
+    record = session(steps=5, words_per_output=50, huge_output=200_000)
+    huge = record.messages[9].content or ""
+    assert len(huge) > 1_000_000 and conversation_tokens(record) > 200_000
+    [window] = curate(run, workdir, record, "--max-tokens", "20000")
+    outputs = [m["content"] for m in window["messages"] if m["role"] == "tool"]
+    [cut] = [o for o in outputs if "tokens cut by curate" in o]
+    assert huge.startswith(cut.split("\n")[0][:1000])
+    assert conversation_tokens(msgspec.convert(window, Conversation)) <= 20000
+
+
 def test_windows_are_the_same_bytes_on_every_run(run, workdir: Path) -> None:
     record = session(steps=30, words_per_output=400)
     curate(run, workdir, record, "--max-tokens", "8000")

@@ -212,6 +212,22 @@ def test_an_export_line_longer_than_the_input_line_limit_is_checked_not_mangled(
     assert (n_lines, errors) == (1, [])
 
 
+def test_a_message_of_a_million_characters_is_counted_not_a_crash(workdir: Path) -> None:
+    """bpe-openai's encode_ordinary refuses a text past a million characters or 200,000
+    tokens; the count goes on, and the line is reported as too long."""
+    content = "word" + " word" * 249_999
+    line = {
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": content}]
+    }
+    path = workdir / "train.jsonl"
+    path.write_bytes(msgspec.json.encode(line) + b"\n")
+    n_lines, errors, report = validate.check_file(path, "openai", {0: "abc"}, max_tokens=100)
+    assert n_lines == 1 and [e.reason for e in errors] == ["too_many_tokens"]
+    assert report is not None
+    # priming 3, two messages of 3, roles 1 each, "hi" 1, and "word" and " word" 250,000 times
+    assert report.tokens_per_example == [3 + 2 * 3 + 2 + 1 + 250_000]
+
+
 def test_empty_files_and_formats_are_warnings_not_errors(run, workdir, exported) -> None:
     run_validate(run)
     m = metrics(workdir)

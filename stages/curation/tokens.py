@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from schemas.conversation import Conversation, Message, Tool
-from stages.formats.vocab import o200k
+from stages.formats.vocab import encode_o200k, o200k
 from stages.validation.openai_checks import count_tokens
 
 PRIMING = count_tokens({})  # the tokens that prime the reply, once per example
@@ -33,7 +33,7 @@ def conversation_tokens(conversation: Conversation) -> int:
 
 
 def text_tokens(text: str) -> list[int]:
-    return o200k().encode_ordinary(text)
+    return encode_o200k(text)
 
 
 def decode(tokens: list[int]) -> str:

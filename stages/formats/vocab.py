@@ -12,8 +12,10 @@ import os
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import bpe_openai
+import bpe_openai._bindings
 
 ENV = "TIKTOKEN_ENCODINGS_BASE"
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "logtune-tiktoken"
@@ -52,3 +54,32 @@ def ensure_encodings_base(directory: Path | None = None) -> Path:
 def o200k() -> bpe_openai.Encoding:
     """The o200k_base encoding (GPT-4o and later), read from the bundled file."""
     return bpe_openai.get_encoding("o200k_base")
+
+
+@cache
+def _o200k_backend() -> Any:
+    """bpe-openai's Rust tokenizer itself, the one `o200k()` wraps."""
+    return bpe_openai._bindings.tokenizer_for_encoding("o200k_base")
+
+
+def _without_lone_surrogates(text: str) -> str:
+    """The text bpe-openai tokenizes for one holding a lone surrogate: each one replaced."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def count_o200k(text: str) -> int:
+    """Tokens of `text` in o200k_base, as many as `o200k().encode_ordinary` gives, without
+    making them: a fifth faster, and with no limit (encode_ordinary refuses a text of a
+    million characters or of 200,000 tokens, which one tool result can be)."""
+    try:
+        return _o200k_backend().count(text)
+    except UnicodeEncodeError:
+        return _o200k_backend().count(_without_lone_surrogates(text))
+
+
+def encode_o200k(text: str) -> list[int]:
+    """`o200k().encode_ordinary(text)`, with no limit of length."""
+    try:
+        return _o200k_backend().encode(text)
+    except UnicodeEncodeError:
+        return _o200k_backend().encode(_without_lone_surrogates(text))

@@ -22,7 +22,7 @@ from typing import Any
 from schemas.format_lines import FormatError, OpenAIFileReport
 from stages.common.hashing import content_id
 from stages.common.json_value import json_value
-from stages.formats.vocab import o200k
+from stages.formats.vocab import count_o200k
 
 MAX_TOKENS_PER_EXAMPLE = 65536
 TARGET_EPOCHS = 3
@@ -51,10 +51,6 @@ def default_epochs(n_examples: int) -> int:
     return TARGET_EPOCHS
 
 
-def _tokens(text: str) -> int:
-    return len(o200k().encode_ordinary(text))
-
-
 def count_tokens(example: dict[str, Any]) -> int:
     """Tokens of one line, counted as the cookbook counts them, in o200k_base."""
     total = 3
@@ -62,12 +58,14 @@ def count_tokens(example: dict[str, Any]) -> int:
         total += 3
         for key, value in message.items():
             if isinstance(value, str):
-                total += _tokens(value) + (1 if key == "name" else 0)
+                total += count_o200k(value) + (1 if key == "name" else 0)
         for call in message.get("tool_calls") or []:
             function = call.get("function", {})
-            total += _tokens(function.get("name", "")) + _tokens(function.get("arguments", ""))
+            total += count_o200k(function.get("name", "")) + count_o200k(
+                function.get("arguments", "")
+            )
     if example.get("tools"):
-        total += _tokens(json.dumps(example["tools"], separators=(",", ":")))
+        total += count_o200k(json.dumps(example["tools"], separators=(",", ":")))
     return total
 
 

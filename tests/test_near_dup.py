@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from stages.curation.near_dup import BandIndex, NearDuplicates, shingles
+from stages.curation.near_dup import BandIndex, NearDuplicates, band_keys, shingles
 
 
 def words(tag: str, n: int) -> list[str]:
@@ -105,3 +105,15 @@ def test_rows_behind_boilerplate_keys_count_only_with_enough_other_keys() -> Non
             want = [r for r, k in enumerate(given) if len(k & set(probe_keys)) >= hits]
             assert index.query(probe, hits).tolist() == want, (probe_keys, hits)
 
+
+
+def test_band_keys_fold_each_bands_hashes_from_a_salt_per_band() -> None:
+    """Written out in Python integers: the keys must not change, or a stage's output would."""
+    signature = np.random.default_rng(3).integers(0, 2**32, 125, dtype=np.uint32)
+    expected = []
+    for band in range(25):
+        key = band * 0x9E3779B97F4A7C15 % 2**64
+        for h in signature[band * 5 : band * 5 + 5].tolist():
+            key = (key ^ h) * 0x100000001B3 % 2**64
+        expected.append(key >> 32)
+    assert band_keys(signature, 25).tolist() == expected

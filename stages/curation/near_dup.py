@@ -28,6 +28,7 @@ from stages.curation.band_kernels import (
     count_rows,
     count_run_rows,
     equal_hashes,
+    fold_bands,
     rows_counted,
 )
 from stages.dedupe import normalize_text
@@ -56,9 +57,11 @@ def signature_text(conversation: Conversation) -> str:
 
 
 def shingles(text: str) -> list[str]:
+    """Every 5-character slice, repeats included: a MinHash is the same with them, and rensa
+    hashes a repeat faster than a Python set drops it."""
     if len(text) <= SHINGLE_CHARS:
         return [text]
-    return list({text[i : i + SHINGLE_CHARS] for i in range(len(text) - SHINGLE_CHARS + 1)})
+    return [text[i : i + SHINGLE_CHARS] for i in range(len(text) - SHINGLE_CHARS + 1)]
 
 
 @functools.cache
@@ -89,18 +92,11 @@ def minhash(text: str, threshold: float) -> np.ndarray:
     return np.asarray(signature.digest(), dtype=np.uint32)
 
 
-FNV_PRIME = np.uint64(0x100000001B3)
-BAND_SALT = np.uint64(0x9E3779B97F4A7C15)
-
-
 def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:
     """One 32-bit key per band (its rows' hashes folded, salted by the band's number): two
     signatures share a key when they agree on a whole band, or by chance, once in 4 billion
     pairs, which costs one needless comparison."""
-    keys = np.arange(n_bands, dtype=np.uint64) * BAND_SALT
-    for column in signature.reshape(n_bands, -1).T.astype(np.uint64):
-        keys = (keys ^ column) * FNV_PRIME
-    return (keys >> np.uint64(32)).astype(np.uint32)
+    return fold_bands(signature, n_bands)
 
 
 class BandIndex:

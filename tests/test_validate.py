@@ -11,8 +11,9 @@ from schemas.format_lines import FormatError
 from stages import export, validate
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.stats import json_bytes
+from stages.formats.vocab import count_o200k
 from stages.validation.metadata_index import LinePlaces
-from stages.validation.openai_checks import default_epochs
+from stages.validation.openai_checks import count_tokens, default_epochs
 from stages.validation.summary import bucket, length_histogram, percentile, token_summary
 from tests.conftest import read_jsonl
 from tests.records import conversation, lone_negative, single_turn, write_conversations
@@ -321,3 +322,15 @@ def test_line_places_read_like_the_dict_of_line_to_id() -> None:
         expected[line] = ids[position]
     assert dict(places) == expected and len(places) == len(expected) == 4
     assert 1 not in places and places.get(1) is None and places[2] == "r2"
+
+
+def test_tool_definitions_count_as_their_compact_json_each_time() -> None:
+    """Definitions recur on every line and are counted once: a second line with the same
+    ones, or with others, still gets its own exact count."""
+    walk = {"type": "function", "function": {"name": "walk_to", "description": "Walk to é"}}
+    fish = {"type": "function", "function": {"name": "fish", "description": "Fish here"}}
+    bare = count_tokens({})
+    for tools in ([walk], [walk, fish], [walk], [fish, walk]):
+        compact = json.dumps(tools, separators=(",", ":"))  # é written as \u00e9
+        assert count_tokens({"tools": tools}) - bare == count_o200k(compact)
+    assert count_tokens({"tools": [walk, fish]}) != count_tokens({"tools": [walk]})

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from schemas.conversation import Tool
+from stages.common.json_value import json_value
 
 
 class Unexportable(Exception):
@@ -21,7 +22,7 @@ class Unexportable(Exception):
 def arguments_object(name: str, arguments: str) -> dict[str, Any]:
     """Decode a call's JSON-string arguments into the object HF templates want."""
     try:
-        value = json.loads(arguments)
+        value = json_value(arguments)
     except json.JSONDecodeError as exc:
         raise Unexportable("bad_arguments", f"{name}: arguments are not JSON: {exc}") from exc
     if not isinstance(value, dict):

@@ -208,3 +208,14 @@ def test_rules_run_on_every_text_skip_only_texts_their_re2_prefilter_rules_out()
             matched = [text for text in samples if rule.pattern.search(text)]
             assert matched, f"no sample for {rule.kind}"
             assert [text for text in matched if not prefilter.search(text)] == []
+
+
+def test_a_lone_surrogate_is_kept_and_the_secrets_around_it_are_found() -> None:
+    """`json.loads` turns a `\\ud83d` escape (an emoji cut in half) into a lone surrogate,
+    which UTF-8, and so RE2 and the keyword automaton, cannot take."""
+    key = "sk-proj-" + "a1B2" * 12
+    text = f'\ud83d api_key="{key}" mail bob@example.com \ud83d\ude00'
+    scrubbed = Scrubber().text(text)
+    assert scrubbed == (
+        '\ud83d api_key="[REDACTED:assigned_secret]" mail [REDACTED:email] \ud83d\ude00'
+    )

@@ -38,6 +38,22 @@ def known_value_rules(values: Iterable[str]) -> RuleSet:
     return RuleSet([(Rule("env_secret", pattern, "v", 0.0, (), spans_escapes=True), ())])
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_safe(text: str) -> str:
+    """The text with each lone surrogate read as U+FFFD, one character for one, so the
+    places found in it are places in the text. `json.loads` makes one of a `\\ud83d` escape
+    (an emoji cut in half); RE2 and the keyword automaton take only what UTF-8 can encode."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return LONE_SURROGATE.sub("\ufffd", text)
+    return text
+
+
 class Scrubber:
     """Replaces every secret and piece of personal data with `[REDACTED:<kind>]`, by kind.
 
@@ -57,6 +73,7 @@ class Scrubber:
 
     def spans(self, text: str) -> Iterator[Span]:
         """Every match, overlaps merged: the earliest start names the kind, secrets before PII."""
+        text = utf8_safe(text)
         lowered = text.lower()  # once for every rule set's keyword search
         found = sorted(
             (

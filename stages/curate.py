@@ -39,7 +39,7 @@ from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.stats import Stats
 from stages.curation.filters import FILTER_REASONS, Filters
 from stages.curation.judging import Judging, judge_chunk
-from stages.curation.near_dup import NearDuplicates
+from stages.curation.near_dup import NearDuplicates, fingerprint
 from stages.curation.sampling import Stratum, ranking
 from stages.curation.windows import window_id
 from stages.curation.writing import KEEP_WHOLE, KEEP_WINDOWED, Keep, Writing, write_chunk
@@ -237,7 +237,10 @@ def main(
         ]
     )
     judging = Judging(filters, budget, near_dup_threshold, frozenset(notes), frozenset(excluded))
-    o200k()  # loaded before the workers fork: they share it instead of each loading it
+    # Loaded before the workers fork, which share them instead of each loading its own: the
+    # tokenizer, and the compiled kernel a fingerprint's band keys are folded with.
+    o200k()
+    fingerprint("", "", near_dup_threshold)
     plans = first_pass(inputs, stats, judging, max_samples, seed, jobs)
     scrub.scrubber()  # its rules compiled before the workers fork, for the same reason
     work = functools.partial(write_chunk, writing=Writing(budget, seed, validation_fraction, scrub))

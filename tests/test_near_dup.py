@@ -5,8 +5,17 @@ import hashlib
 
 import numpy as np
 import pytest
+from rensa import RMinHash
 
-from stages.curation.near_dup import BandIndex, NearDuplicates, band_keys, shingles
+from stages.curation.near_dup import (
+    MINHASH_SEED,
+    SHINGLE_BATCH,
+    BandIndex,
+    NearDuplicates,
+    band_keys,
+    minhash,
+    shingles,
+)
 
 
 def words(tag: str, n: int) -> list[str]:
@@ -106,7 +115,6 @@ def test_rows_behind_boilerplate_keys_count_only_with_enough_other_keys() -> Non
             assert index.query(probe, hits).tolist() == want, (probe_keys, hits)
 
 
-
 def test_band_keys_fold_each_bands_hashes_from_a_salt_per_band() -> None:
     """Written out in Python integers: the keys must not change, or a stage's output would."""
     signature = np.random.default_rng(3).integers(0, 2**32, 125, dtype=np.uint32)
@@ -117,3 +125,11 @@ def test_band_keys_fold_each_bands_hashes_from_a_salt_per_band() -> None:
             key = (key ^ h) * 0x100000001B3 % 2**64
         expected.append(key >> 32)
     assert band_keys(signature, 25).tolist() == expected
+
+
+def test_a_long_text_is_hashed_in_batches_to_the_signature_of_all_its_slices() -> None:
+    text = " ".join(words("long", 40_000))  # 360,000 characters: several batches
+    assert len(text) > 3 * SHINGLE_BATCH
+    every = RMinHash(num_perm=125, seed=MINHASH_SEED)
+    every.update(sorted({text[i : i + 5] for i in range(len(text) - 4)}))
+    assert minhash(text, 0.8).tolist() == every.digest()

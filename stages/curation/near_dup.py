@@ -18,6 +18,7 @@ import functools
 import hashlib
 import math
 from array import array
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -56,12 +57,24 @@ def signature_text(conversation: Conversation) -> str:
     return "\n".join(parts)
 
 
-def shingles(text: str) -> list[str]:
-    """Every 5-character slice, repeats included: a MinHash is the same with them, and rensa
-    hashes a repeat faster than a Python set drops it."""
+SHINGLE_BATCH = 1 << 16  # slices hashed at a time (3.5 MB of strings)
+
+
+def shingle_batches(text: str) -> Iterator[list[str]]:
+    """Every 5-character slice, repeats included (a MinHash is the same with them, and rensa
+    hashes a repeat faster than a Python set drops it), a batch at a time: a whole session's
+    text as slices would take 50 bytes a character."""
     if len(text) <= SHINGLE_CHARS:
-        return [text]
-    return [text[i : i + SHINGLE_CHARS] for i in range(len(text) - SHINGLE_CHARS + 1)]
+        yield [text]
+        return
+    last = len(text) - SHINGLE_CHARS + 1
+    for start in range(0, last, SHINGLE_BATCH):
+        stop = min(start + SHINGLE_BATCH, last)
+        yield [text[i : i + SHINGLE_CHARS] for i in range(start, stop)]
+
+
+def shingles(text: str) -> list[str]:
+    return [shingle for batch in shingle_batches(text) for shingle in batch]
 
 
 @functools.cache
@@ -88,7 +101,8 @@ def minhash(text: str, threshold: float) -> np.ndarray:
     """The signature `NearDuplicates` compares at this threshold: its minimum hashes."""
     n_bands, rows = bands(threshold)
     signature = RMinHash(num_perm=n_bands * rows, seed=MINHASH_SEED)
-    signature.update(shingles(text))
+    for batch in shingle_batches(text):  # the minimum over all is the minimum of the minima
+        signature.update(batch)
     return np.asarray(signature.digest(), dtype=np.uint32)
 
 

@@ -334,3 +334,13 @@ def test_tool_definitions_count_as_their_compact_json_each_time() -> None:
         compact = json.dumps(tools, separators=(",", ":"))  # é written as \u00e9
         assert count_tokens({"tools": tools}) - bare == count_o200k(compact)
     assert count_tokens({"tools": [walk, fish]}) != count_tokens({"tools": [walk]})
+
+
+def test_tool_definitions_msgspec_writes_alike_are_counted_apart() -> None:
+    """msgspec writes NaN as null and cannot write a lone surrogate; json.dumps writes NaN
+    and escapes the surrogate (a foreign file decoded with json.loads can hold both)."""
+    bare = count_tokens({})
+    for value in (None, float("nan"), float("inf"), "\ud83d"):
+        tools = [{"type": "function", "function": {"name": "f", "parameters": {"x": value}}}]
+        compact = json.dumps(tools, separators=(",", ":"))
+        assert count_tokens({"tools": tools}) - bare == count_o200k(compact), value

@@ -78,13 +78,24 @@ MAX_TOOL_SETS = 256
 
 def _tools_tokens(tools: Any) -> int:
     """Tokens of the definitions' compact JSON (as `json.dumps` writes it, ASCII only)."""
-    key = msgspec.json.encode(tools)  # the same value gives the same bytes, 20 times faster
-    count = _TOOLS_TOKENS.get(key)
+    key = _tools_key(tools)
+    count = None if key is None else _TOOLS_TOKENS.get(key)
     if count is None:
         count = count_o200k(json.dumps(tools, separators=(",", ":")))
-        if len(_TOOLS_TOKENS) < MAX_TOOL_SETS:
+        if key is not None and len(_TOOLS_TOKENS) < MAX_TOOL_SETS:
             _TOOLS_TOKENS[key] = count
     return count
+
+
+def _tools_key(tools: Any) -> bytes | None:
+    """msgspec's JSON of the definitions, 20 times faster than `json.dumps`, as the cache key;
+    None where two values that `json.dumps` writes apart could share it (msgspec writes NaN
+    and the infinities as null) or where msgspec cannot write it (a lone surrogate)."""
+    try:
+        key = msgspec.json.encode(tools)
+    except UnicodeEncodeError:
+        return None
+    return None if b"null" in key else key
 
 
 class _Line:

@@ -74,6 +74,7 @@ def shingle_batches(text: str) -> Iterator[list[str]]:
 
 
 def shingles(text: str) -> list[str]:
+    """All of them at once, for comparing two texts' slices."""
     return [shingle for batch in shingle_batches(text) for shingle in batch]
 
 

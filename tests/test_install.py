@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-LOCK = ROOT / "constraints.txt"
+LOCK = ROOT / "requirements.txt"
 
 
 def canonical(name: str) -> str:
@@ -32,7 +32,7 @@ def test_every_declared_dependency_is_pinned() -> None:
     for extra, requirements in declared().items():
         for requirement in requirements:
             name = canonical(re.match(r"[A-Za-z0-9._-]+", requirement)[0])
-            assert name in pins, f"{requirement} ({extra or 'main'}) is not in constraints.txt"
+            assert name in pins, f"{requirement} ({extra or 'main'}) is not in requirements.txt"
 
 
 def test_lock_was_compiled_with_every_extra() -> None:
@@ -45,7 +45,7 @@ def test_lock_was_compiled_with_every_extra() -> None:
 def test_readme_and_ci_install_from_the_lock() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    install = 'pip install -c constraints.txt -e ".[test,train]"'
+    install = 'pip install -c requirements.txt -e ".[test,train]"'
     assert install in readme
     assert install in ci
 

@@ -45,13 +45,9 @@ def utf8_safe(text: str) -> str:
     """The text with each lone surrogate read as U+FFFD, one character for one, so the
     places found in it are places in the text. `json.loads` makes one of a `\\ud83d` escape
     (an emoji cut in half); RE2 and the keyword automaton take only what UTF-8 can encode."""
-    if text.isascii():
+    if text.isascii() or not LONE_SURROGATE.search(text):
         return text
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return LONE_SURROGATE.sub("\ufffd", text)
-    return text
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 class Scrubber:

@@ -133,3 +133,23 @@ def test_a_long_text_is_hashed_in_batches_to_the_signature_of_all_its_slices() -
     every = RMinHash(num_perm=125, seed=MINHASH_SEED)
     every.update(sorted({text[i : i + 5] for i in range(len(text) - 4)}))
     assert minhash(text, 0.8).tolist() == every.digest()
+
+
+@pytest.mark.parametrize(
+    "alphabet",
+    ["ab ", "aé", "a€\u4e00", "a😀\n", "é€😀 x"],  # one to four UTF-8 bytes a character
+)
+def test_shingles_are_hashed_from_utf8_bytes_as_rensa_hashes_the_slices(alphabet: str) -> None:
+    rng = np.random.default_rng(len(alphabet))
+    lengths = [*range(12), 2 * SHINGLE_BATCH + 7]  # shorter than a shingle, and several pieces
+    for n in lengths:
+        text = "".join(rng.choice(list(alphabet), n))
+        every = RMinHash(num_perm=125, seed=MINHASH_SEED)
+        every.update(shingles(text))
+        assert minhash(text, 0.8).tolist() == every.digest(), n
+
+
+def test_a_lone_surrogate_is_hashed_not_fatal() -> None:
+    text = " ".join(words("surrogate", 200))
+    cut = text[:900] + "\ud83d" + text[900:]  # what a cut `\ud83d` escape leaves
+    assert np.mean(minhash(cut, 0.8) == minhash(text, 0.8)) > 0.9

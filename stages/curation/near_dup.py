@@ -32,6 +32,7 @@ from stages.curation.band_kernels import (
     fold_bands,
     rows_counted,
 )
+from stages.curation.shingle_hashes import shingle_hashes
 from stages.dedupe import normalize_text
 
 SHINGLE_CHARS = 5
@@ -57,25 +58,29 @@ def signature_text(conversation: Conversation) -> str:
     return "\n".join(parts)
 
 
-SHINGLE_BATCH = 1 << 16  # slices hashed at a time (3.5 MB of strings)
+SHINGLE_BATCH = 1 << 16  # shingles hashed at a time: 0.5 MB of hashes
 
 
-def shingle_batches(text: str) -> Iterator[list[str]]:
-    """Every 5-character slice, repeats included (a MinHash is the same with them, and rensa
-    hashes a repeat faster than a Python set drops it), a batch at a time: a whole session's
-    text as slices would take 50 bytes a character."""
+def pieces(text: str) -> Iterator[str]:
+    """The text in pieces of SHINGLE_BATCH shingles, each overlapping the next by
+    SHINGLE_CHARS - 1 characters, so that every shingle is in one piece: a whole session's
+    hashes at once would take 8 bytes a character, and its character offsets as many."""
     if len(text) <= SHINGLE_CHARS:
-        yield [text]
+        yield text
         return
     last = len(text) - SHINGLE_CHARS + 1
     for start in range(0, last, SHINGLE_BATCH):
-        stop = min(start + SHINGLE_BATCH, last)
-        yield [text[i : i + SHINGLE_CHARS] for i in range(start, stop)]
+        yield text[start : min(start + SHINGLE_BATCH, last) + SHINGLE_CHARS - 1]
 
 
 def shingles(text: str) -> list[str]:
-    """All of them at once, for comparing two texts' slices."""
-    return [shingle for batch in shingle_batches(text) for shingle in batch]
+    """Every 5-character slice, repeats included, or the text when it is shorter: what the
+    signature is made of, as strings, for comparing two texts' slices."""
+    return [
+        piece[i : i + SHINGLE_CHARS]
+        for piece in pieces(text)
+        for i in range(max(1, len(piece) - SHINGLE_CHARS + 1))
+    ]
 
 
 @functools.cache
@@ -101,10 +106,15 @@ MINHASH_SEED = 1
 def minhash(text: str, threshold: float) -> np.ndarray:
     """The signature `NearDuplicates` compares at this threshold: its minimum hashes."""
     n_bands, rows = bands(threshold)
-    signature = RMinHash(num_perm=n_bands * rows, seed=MINHASH_SEED)
-    for batch in shingle_batches(text):  # the minimum over all is the minimum of the minima
-        signature.update(batch)
-    return np.asarray(signature.digest(), dtype=np.uint32)
+    signature = np.full(n_bands * rows, np.iinfo(np.uint32).max, dtype=np.uint32)
+    for piece in pieces(text):  # the minimum over all is the minimum of the minima
+        data = np.frombuffer(piece.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        hashes = shingle_hashes(data, SHINGLE_CHARS)
+        digest = RMinHash.digest_matrix_from_flat_token_hashes(
+            hashes, [0, len(hashes)], n_bands * rows, MINHASH_SEED
+        )
+        np.minimum(signature, np.array(digest.to_rows()[0], dtype=np.uint32), out=signature)
+    return signature
 
 
 def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:

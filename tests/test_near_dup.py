@@ -95,7 +95,7 @@ def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(max_run_
                 assert index.query(probe, hits).tolist() == want
     every = np.arange(70, dtype=np.uint32)
     assert index.query(every, 3).tolist() == list(range(400))
-    runs = [len(keys) for keys, _ in index._runs]
+    runs = np.diff(index._starts).tolist()
     assert max(runs) <= max_run_keys and (max_run_keys > 1000 or len(runs) > 5)
 
 
@@ -113,6 +113,18 @@ def test_rows_behind_boilerplate_keys_count_only_with_enough_other_keys() -> Non
         for hits in (1, 2, 3, 4):
             want = [r for r, k in enumerate(given) if len(k & set(probe_keys)) >= hits]
             assert index.query(probe, hits).tolist() == want, (probe_keys, hits)
+
+
+def test_recent_keys_alike_in_their_low_bits_keep_their_own_rows() -> None:
+    """The recent keys' table places a key by its low bits: keys equal there probe past each
+    other, before and after they become a run."""
+    index = BandIndex(recent_keys=64)
+    keys = [np.array([k << 20, (k + 1) << 20], dtype=np.uint32) for k in range(40)]
+    for row, row_keys in enumerate(keys):
+        index.insert(row_keys, row)
+        for probe in range(row + 1):
+            want = [r for r in (probe - 1, probe) if 0 <= r <= row]
+            assert index.query(np.array([probe << 20], np.uint32)).tolist() == want
 
 
 def test_band_keys_fold_each_bands_hashes_from_a_salt_per_band() -> None:

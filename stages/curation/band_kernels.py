@@ -12,6 +12,7 @@ from numba import njit
 
 FNV_PRIME = np.uint64(0x100000001B3)
 BAND_SALT = np.uint64(0x9E3779B97F4A7C15)
+EMPTY = -1  # a slot of the recent keys' table that holds no entry
 
 
 @njit(cache=True, nogil=True)
@@ -39,7 +40,7 @@ def count_run_rows(
 ) -> int:
     """Count once each row a sorted run gives each key; a row counted for the first time is
     appended to `touched`. Returns the new length of `touched`. (The counting is written out
-    here and in `count_rows`: a shared inlined helper made this loop twice as slow.)"""
+    here and in `count_shared_keys`: a shared inlined helper made this loop twice as slow.)"""
     for key in keys:
         i = np.searchsorted(run_keys, key)
         while i < len(run_keys) and run_keys[i] == key:
@@ -49,17 +50,6 @@ def count_run_rows(
                 n_touched += 1
             counts[row] += 1
             i += 1
-    return n_touched
-
-
-@njit(cache=True, nogil=True)
-def count_rows(rows: np.ndarray, counts: np.ndarray, touched: np.ndarray, n_touched: int) -> int:
-    """`count_run_rows` for rows already looked up."""
-    for row in rows:
-        if counts[row] == 0:
-            touched[n_touched] = row
-            n_touched += 1
-        counts[row] += 1
     return n_touched
 
 
@@ -80,13 +70,85 @@ def rows_counted(counts: np.ndarray, touched: np.ndarray, n_touched: int, min_hi
 
 
 @njit(cache=True, nogil=True)
-def equal_hashes(signatures: np.ndarray, rows: np.ndarray, signature: np.ndarray) -> np.ndarray:
-    """For each row, how many of its minimum hashes equal the signature's."""
-    out = np.empty(len(rows), dtype=np.int32)
-    for j, row in enumerate(rows):
+def _slot(slots: np.ndarray, entry_keys: np.ndarray, key: np.uint32) -> int:
+    """The slot of `key` in an open-addressed table of entry indices (a power of two long),
+    or the empty slot where it goes. A band key is a hash already: its low bits place it."""
+    mask = len(slots) - 1
+    slot = int(key) & mask
+    while slots[slot] != EMPTY and entry_keys[slots[slot]] != key:
+        slot = (slot + 1) & mask
+    return slot
+
+
+@njit(cache=True, nogil=True)
+def add_recent(
+    slots: np.ndarray,
+    entry_keys: np.ndarray,
+    entry_rows: np.ndarray,
+    chain: np.ndarray,
+    n_entries: int,
+    keys: np.ndarray,
+    row: int,
+) -> int:
+    """Append (key, row) entries; a key's slot holds its newest entry, which chains to the
+    one before. Returns the new number of entries."""
+    for key in keys:
+        slot = _slot(slots, entry_keys, key)
+        entry_keys[n_entries] = key
+        entry_rows[n_entries] = row
+        chain[n_entries] = slots[slot]
+        slots[slot] = n_entries
+        n_entries += 1
+    return n_entries
+
+
+@njit(cache=True, nogil=True)
+def count_shared_keys(
+    run_keys: np.ndarray,
+    run_rows: np.ndarray,
+    run_starts: np.ndarray,
+    slots: np.ndarray,
+    entry_keys: np.ndarray,
+    entry_rows: np.ndarray,
+    chain: np.ndarray,
+    keys: np.ndarray,
+    counts: np.ndarray,
+    touched: np.ndarray,
+    min_hits: int,
+) -> np.ndarray:
+    """The rows, in the sorted runs (run k from run_starts[k] to run_starts[k + 1]) and the
+    recent entries, that have at least `min_hits` of the keys, each once, ascending."""
+    n_touched = 0
+    for run in range(len(run_starts) - 1):
+        start, stop = run_starts[run], run_starts[run + 1]
+        n_touched = count_run_rows(
+            run_keys[start:stop], run_rows[start:stop], keys, counts, touched, n_touched
+        )
+    for key in keys:
+        entry = slots[_slot(slots, entry_keys, key)]
+        while entry != EMPTY:
+            row = entry_rows[entry]
+            if counts[row] == 0:
+                touched[n_touched] = row
+                n_touched += 1
+            counts[row] += 1
+            entry = chain[entry]
+    return rows_counted(counts, touched, n_touched, min_hits)
+
+
+@njit(cache=True, nogil=True)
+def similar_rows(
+    signatures: np.ndarray, rows: np.ndarray, signature: np.ndarray, min_equal: int
+) -> np.ndarray:
+    """The rows with at least `min_equal` minimum hashes equal to the signature's."""
+    out = np.empty(len(rows), dtype=rows.dtype)
+    n_out = 0
+    for row in rows:
         hashes = signatures[row]
         equal = 0
         for h in range(len(signature)):
             equal += hashes[h] == signature[h]
-        out[j] = equal
-    return out
+        if equal >= min_equal:
+            out[n_out] = row
+            n_out += 1
+    return out[:n_out]

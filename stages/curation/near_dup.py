@@ -26,11 +26,11 @@ from rensa import RMinHash
 
 from schemas.conversation import Conversation
 from stages.curation.band_kernels import (
-    count_rows,
-    count_run_rows,
-    equal_hashes,
+    EMPTY,
+    add_recent,
+    count_shared_keys,
     fold_bands,
-    rows_counted,
+    similar_rows,
 )
 from stages.curation.shingle_hashes import shingle_hashes
 from stages.dedupe import normalize_text
@@ -126,71 +126,95 @@ def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:
 
 class BandIndex:
     """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys
-    are in a dict of bounded size; when it is full they become a sorted run of numpy arrays,
-    searched with `searchsorted`. A run at least a quarter of the size of the one before is
-    merged into it, so there are few runs and each key is copied a few times in all; runs stop
-    growing at MAX_RUN_KEYS, since a merge holds both runs and their copy at once. (rensa's
-    LSH, or one of Python dicts, costs about 2 KB a record.) A query counts each row's hits
-    in a byte: a record has at most NUM_PERM keys."""
+    are entries of an open-addressed table of bounded size; when it is full they become a
+    sorted run, appended to the runs' keys and rows (one pair of arrays, end to end), searched
+    with `searchsorted`. A run at least a quarter of the
+    size of the one before is merged into it, so there are few runs and each key is copied a
+    few times in all; runs stop growing at MAX_RUN_KEYS, since a merge holds both runs and
+    their copy at once. (rensa's LSH, or one of Python dicts, costs about 2 KB a record.) A
+    query counts each row's hits in a byte (a record has at most NUM_PERM keys), all in one
+    compiled call: a repetitive log gives a record thousands of rows."""
 
-    RECENT_KEYS = 1 << 16  # keys in the dicts before they become a run: a few MB
+    RECENT_KEYS = 1 << 16  # keys in the table before they become a run: a few MB
     MAX_RUN_KEYS = 1 << 22  # 32 MB a run
 
     def __init__(self, recent_keys: int = RECENT_KEYS, max_run_keys: int = MAX_RUN_KEYS) -> None:
         self._recent_keys = recent_keys
         self._max_run_keys = max_run_keys
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, rows), largest first
-        self._recent: dict[int, int] = {}  # key → the first row given it since the last run
-        self._more: dict[int, list[int]] = {}  # key → the other rows given it (rare)
-        self._n_recent = 0
+        # The runs end to end, largest first; run k is [starts[k], starts[k + 1]).
+        self._run_keys = np.empty(0, dtype=np.uint32)
+        self._run_rows = np.empty(0, dtype=np.int32)
+        self._starts = [0]
+        self._starts_array = np.array(self._starts, dtype=np.int64)  # as the lookups take it
+        capacity = recent_keys + NUM_PERM  # the last record's keys may go past the bound
+        self._slots = np.full(1 << (2 * capacity - 1).bit_length(), EMPTY, dtype=np.int32)
+        self._entry_keys = np.empty(capacity, dtype=np.uint32)
+        self._entry_rows = np.empty(capacity, dtype=np.int32)
+        self._chain = np.empty(capacity, dtype=np.int32)  # entry → the key's entry before
+        self._n_entries = 0
         self._counts = np.zeros(1024, dtype=np.uint8)  # row → its hits, during a query
         self._touched = np.empty(1024, dtype=np.int32)  # the rows counted, during a query
 
     def query(self, keys: np.ndarray, min_hits: int = 1) -> np.ndarray:
-        """The rows that share at least `min_hits` of the keys, each once, in ascending order.
-        A repetitive log gives a record thousands: they are counted in compiled code."""
-        n_touched = 0
-        for run_keys, run_rows in self._runs:
-            n_touched = count_run_rows(
-                run_keys, run_rows, keys, self._counts, self._touched, n_touched
-            )
-        recent: list[int] = []
-        for key in keys.tolist():
-            row = self._recent.get(key)
-            if row is not None:
-                recent.append(row)
-                recent += self._more.get(key, ())
-        if recent:
-            rows = np.array(recent, dtype=np.int32)
-            n_touched = count_rows(rows, self._counts, self._touched, n_touched)
-        return rows_counted(self._counts, self._touched, n_touched, min_hits)
+        """The rows that share at least `min_hits` of the keys, each once, in ascending order."""
+        return count_shared_keys(
+            self._run_keys,
+            self._run_rows,
+            self._starts_array,
+            self._slots,
+            self._entry_keys,
+            self._entry_rows,
+            self._chain,
+            keys,
+            self._counts,
+            self._touched,
+            min_hits,
+        )
 
     def insert(self, keys: np.ndarray, row: int) -> None:
         if row >= len(self._counts):
             self._counts = np.zeros(2 * row, dtype=np.uint8)
             self._touched = np.empty(2 * row, dtype=np.int32)
-        for key in keys.tolist():
-            if self._recent.setdefault(key, row) != row:
-                self._more.setdefault(key, []).append(row)
-        self._n_recent += len(keys)
-        if self._n_recent >= self._recent_keys:
+        self._n_entries = add_recent(
+            self._slots,
+            self._entry_keys,
+            self._entry_rows,
+            self._chain,
+            self._n_entries,
+            keys,
+            row,
+        )
+        if self._n_entries >= self._recent_keys:
             self._flush()
 
     def _flush(self) -> None:
-        more = [(key, row) for key, rows in self._more.items() for row in rows]
-        keys = np.fromiter([*self._recent, *(key for key, _ in more)], np.uint32)
-        rows = np.fromiter([*self._recent.values(), *(row for _, row in more)], np.int32)
-        order = np.argsort(keys, kind="stable")
-        self._runs.append((keys[order], rows[order]))
-        self._recent, self._more, self._n_recent = {}, {}, 0
-        while len(self._runs) > 1 and self._mergeable(
-            len(self._runs[-2][0]), len(self._runs[-1][0])
+        keys = self._entry_keys[: self._n_entries]
+        order = np.argsort(keys, kind="stable")  # a key's rows stay in the order given
+        self._append_run(keys[order], self._entry_rows[: self._n_entries][order])
+        self._slots.fill(EMPTY)
+        self._n_entries = 0
+        while len(self._starts) > 2 and self._mergeable(
+            self._starts[-2] - self._starts[-3], self._starts[-1] - self._starts[-2]
         ):
-            small_keys, small_rows = self._runs.pop()
-            big_keys, big_rows = self._runs.pop()
-            at = np.searchsorted(big_keys, small_keys, side="right")
-            merged = (np.insert(big_keys, at, small_keys), np.insert(big_rows, at, small_rows))
-            self._runs.append(merged)
+            big, small, end = self._starts[-3], self._starts[-2], self._starts[-1]
+            small_keys, small_rows = self._run_keys[small:end], self._run_rows[small:end]
+            at = np.searchsorted(self._run_keys[big:small], small_keys, side="right")
+            merged_keys = np.insert(self._run_keys[big:small], at, small_keys)
+            merged_rows = np.insert(self._run_rows[big:small], at, small_rows)
+            self._run_keys[big:end], self._run_rows[big:end] = merged_keys, merged_rows
+            del self._starts[-2]
+        self._starts_array = np.array(self._starts, dtype=np.int64)
+
+    def _append_run(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Runs grow in place by whole runs (`resize` remaps pages, as FirstRecords' rows)."""
+        end = self._starts[-1]
+        if end + len(keys) > len(self._run_keys):
+            size = max(end + len(keys), len(self._run_keys) + self._max_run_keys // 4)
+            self._run_keys.resize(size, refcheck=False)
+            self._run_rows.resize(size, refcheck=False)
+        self._run_keys[end : end + len(keys)] = keys
+        self._run_rows[end : end + len(keys)] = rows
+        self._starts.append(end + len(keys))
 
     def _mergeable(self, before: int, last: int) -> bool:
         return 4 * last >= before and before + last <= self._max_run_keys
@@ -228,9 +252,15 @@ class FirstRecords:
         threshold: the share of equal minimum hashes, as `RMinHash.jaccard` counts it."""
         if not len(rows):
             return []
-        equal = equal_hashes(self._rows, rows, signature.astype(np.uint16))  # the low 16 bits
-        similar = equal / signature.size >= threshold
-        return [self.records[row] for row in rows[similar].tolist()]
+        low = signature.astype(np.uint16)  # the low 16 bits
+        similar = similar_rows(self._rows, rows, low, min_equal(threshold, signature.size))
+        return [self.records[row] for row in similar.tolist()]
+
+
+@functools.cache
+def min_equal(threshold: float, num_perm: int) -> int:
+    """The fewest equal minimum hashes whose share reaches the threshold."""
+    return next(equal for equal in range(num_perm + 1) if equal / num_perm >= threshold)
 
 
 class Fingerprint(NamedTuple):

@@ -294,11 +294,14 @@ def first_pass(
         )
         for judged in ordered_map(work, chunks, jobs=jobs):
             stats.add("read", len(judged))
+            candidates = [verdict for verdict in judged if not isinstance(verdict, str)]
+            copies.add_fingerprints(
+                [c.fingerprint for c in candidates], [c.rank for c in candidates]
+            )
             for verdict in judged:
                 if isinstance(verdict, str):
                     plans.append(sys.intern(verdict))
                     continue
-                copies.add_fingerprint(verdict.fingerprint, verdict.rank)
                 reads.append(len(plans))
                 windows.append(verdict.windows)
                 if max_samples is not None:

@@ -13,6 +13,7 @@ from stages.curation.near_dup import (
     BandIndex,
     NearDuplicates,
     band_keys,
+    fingerprint,
     minhash,
     shingles,
 )
@@ -165,3 +166,31 @@ def test_a_lone_surrogate_is_hashed_not_fatal() -> None:
     text = " ".join(words("surrogate", 200))
     cut = text[:900] + "\ud83d" + text[900:]  # what a cut `\ud83d` escape leaves
     assert np.mean(minhash(cut, 0.8) == minhash(text, 0.8)) > 0.9
+
+
+def test_records_added_in_batches_group_as_added_one_by_one() -> None:
+    """A batch is looked up on all cores against the first records before it, then record
+    by record against the batch's own first records: the groups, and the candidates
+    compared, are those of records added one at a time, whatever the batch sizes."""
+    rng = np.random.default_rng(11)
+    boilerplate = words("boilerplate", 60)
+    texts = []
+    for i in range(1200):  # copies, near copies, and records sharing only boilerplate
+        base = words(f"topic{rng.integers(150)}", 40)
+        for _ in range(int(rng.integers(0, 6))):
+            base[rng.integers(40)] = f"w{rng.integers(10**6)}"
+        texts.append(" ".join(boilerplate[: rng.integers(20, 60)] + base) + f" {i % 3}")
+    made = [fingerprint(f"exact {i % 1100}", text, 0.8) for i, text in enumerate(texts)]
+    one_by_one = NearDuplicates(0.8)
+    for record in made:
+        one_by_one.add_fingerprint(record, 0)
+    batched, at = NearDuplicates(0.8), 0
+    while at < len(made):
+        size = int(rng.integers(1, 200))
+        assert batched.add_fingerprints(made[at : at + size], [0] * len(made[at : at + size])) == (
+            range(at, min(at + size, len(made)))
+        )
+        at += size
+    assert sorted(batched.groups()) == sorted(one_by_one.groups())
+    assert batched.candidates == one_by_one.candidates > 0
+    assert len(one_by_one.groups()) < 1100  # near copies were found, across batches too

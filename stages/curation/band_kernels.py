@@ -8,7 +8,7 @@ functions are compiled once and cached beside this file (`__pycache__`, ignored 
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 FNV_PRIME = np.uint64(0x100000001B3)
 BAND_SALT = np.uint64(0x9E3779B97F4A7C15)
@@ -104,20 +104,12 @@ def add_recent(
 
 @njit(cache=True, nogil=True)
 def count_shared_keys(
-    run_keys: np.ndarray,
-    run_rows: np.ndarray,
-    run_starts: np.ndarray,
-    slots: np.ndarray,
-    entry_keys: np.ndarray,
-    entry_rows: np.ndarray,
-    chain: np.ndarray,
-    keys: np.ndarray,
-    counts: np.ndarray,
-    touched: np.ndarray,
-    min_hits: int,
+    index: tuple, keys: np.ndarray, counts: np.ndarray, touched: np.ndarray, min_hits: int
 ) -> np.ndarray:
-    """The rows, in the sorted runs (run k from run_starts[k] to run_starts[k + 1]) and the
-    recent entries, that have at least `min_hits` of the keys, each once, ascending."""
+    """The rows of a band index (near_dup.BandIndex's arrays: its sorted runs end to end, run
+    k from run_starts[k] to run_starts[k + 1], and its recent entries' table) that have at
+    least `min_hits` of the keys, each once, ascending."""
+    run_keys, run_rows, run_starts, slots, entry_keys, entry_rows, chain = index
     n_touched = 0
     for run in range(len(run_starts) - 1):
         start, stop = run_starts[run], run_starts[run + 1]
@@ -152,3 +144,36 @@ def similar_rows(
             out[n_out] = row
             n_out += 1
     return out[:n_out]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def match_batch(
+    index: tuple,
+    batch_keys: np.ndarray,
+    batch_signatures: np.ndarray,
+    signatures: np.ndarray,
+    counts: np.ndarray,
+    touched: np.ndarray,
+    min_hits: int,
+    min_equal: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """For each record of a batch (its band keys and signature a row), the rows of the index
+    (as `count_shared_keys` takes it) that share `min_hits` keys and `min_equal` minimum
+    hashes with it, as (rows end to end, where record i's start, candidates counted). The
+    records are split into as many parts as `counts` has rows, one a thread, each counting in
+    its own row of `counts` and `touched`."""
+    n, parts = len(batch_keys), len(counts)
+    found = [np.empty(0, dtype=np.int32) for _ in range(n)]
+    candidates = np.zeros(n, dtype=np.int64)
+    for part in prange(parts):
+        for i in range(part * n // parts, (part + 1) * n // parts):
+            rows = count_shared_keys(index, batch_keys[i], counts[part], touched[part], min_hits)
+            candidates[i] = len(rows)
+            found[i] = similar_rows(signatures, rows, batch_signatures[i], min_equal)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        starts[i + 1] = starts[i] + len(found[i])
+    flat = np.empty(starts[n], dtype=np.int32)
+    for i in range(n):
+        flat[starts[i] : starts[i + 1]] = found[i]
+    return flat, starts, candidates.sum()

@@ -21,6 +21,7 @@ from array import array
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 from rensa import RMinHash
 
@@ -30,6 +31,7 @@ from stages.curation.band_kernels import (
     add_recent,
     count_shared_keys,
     fold_bands,
+    match_batch,
     similar_rows,
 )
 from stages.curation.shingle_hashes import shingle_hashes
@@ -152,12 +154,39 @@ class BandIndex:
         self._entry_rows = np.empty(capacity, dtype=np.int32)
         self._chain = np.empty(capacity, dtype=np.int32)  # entry → the key's entry before
         self._n_entries = 0
-        self._counts = np.zeros(1024, dtype=np.uint8)  # row → its hits, during a query
-        self._touched = np.empty(1024, dtype=np.int32)  # the rows counted, during a query
+        # Per thread of `match`: row → its hits, and the rows counted, during a query.
+        self._counts = np.zeros((numba.get_num_threads(), 1024), dtype=np.uint8)
+        self._touched = np.empty((numba.get_num_threads(), 1024), dtype=np.int32)
 
     def query(self, keys: np.ndarray, min_hits: int = 1) -> np.ndarray:
         """The rows that share at least `min_hits` of the keys, each once, in ascending order."""
-        return count_shared_keys(
+        return count_shared_keys(self._arrays(), keys, self._counts[0], self._touched[0], min_hits)
+
+    def match(
+        self,
+        keys: np.ndarray,
+        signatures: np.ndarray,
+        rows_signatures: np.ndarray,
+        min_hits: int,
+        min_equal: int,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """For each record (its keys and signature a row), on all cores, the rows that share
+        `min_hits` keys with it and whose signature in `rows_signatures` has `min_equal`
+        hashes of its: (those rows end to end, where record i's start, rows compared)."""
+        return match_batch(
+            self._arrays(),
+            keys,
+            signatures,
+            rows_signatures,
+            self._counts,
+            self._touched,
+            min_hits,
+            min_equal,
+        )
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        """The index as the compiled lookups take it."""
+        return (
             self._run_keys,
             self._run_rows,
             self._starts_array,
@@ -165,16 +194,13 @@ class BandIndex:
             self._entry_keys,
             self._entry_rows,
             self._chain,
-            keys,
-            self._counts,
-            self._touched,
-            min_hits,
         )
 
     def insert(self, keys: np.ndarray, row: int) -> None:
-        if row >= len(self._counts):
-            self._counts = np.zeros(2 * row, dtype=np.uint8)
-            self._touched = np.empty(2 * row, dtype=np.int32)
+        """Rows are given in ascending order."""
+        if row >= self._counts.shape[1]:
+            self._counts = np.zeros((len(self._counts), 2 * row), dtype=np.uint8)
+            self._touched = np.empty((len(self._counts), 2 * row), dtype=np.int32)
         self._n_entries = add_recent(
             self._slots,
             self._entry_keys,
@@ -247,14 +273,10 @@ class FirstRecords:
         self.records.append(record)
         return row
 
-    def matching(self, rows: np.ndarray, signature: np.ndarray, threshold: float) -> list[int]:
-        """The records in these rows whose estimated Jaccard with `signature` reaches the
-        threshold: the share of equal minimum hashes, as `RMinHash.jaccard` counts it."""
-        if not len(rows):
-            return []
-        low = signature.astype(np.uint16)  # the low 16 bits
-        similar = similar_rows(self._rows, rows, low, min_equal(threshold, signature.size))
-        return [self.records[row] for row in similar.tolist()]
+    @property
+    def signatures(self) -> np.ndarray:
+        """Row → the low 16 bits of its minimum hashes (rows past the last are unused)."""
+        return self._rows
 
 
 @functools.cache
@@ -282,7 +304,7 @@ def fingerprint(exact_key: str, text: str, threshold: float | None) -> Fingerpri
 
 
 class NearDuplicates:
-    """Collects conversations one by one; `losers` then names the copies to drop and why."""
+    """Collects conversations in input order; `losers` then names the copies to drop and why."""
 
     def __init__(self, threshold: float | None) -> None:
         self.threshold = threshold
@@ -314,22 +336,55 @@ class NearDuplicates:
 
     def add_fingerprint(self, made: Fingerprint, rank: Any) -> int:
         """`add`, with the record's `fingerprint` at this threshold."""
-        index = len(self.parent)
-        self.parent.append(index)
-        self.ranks.append(self._rank_values.setdefault(rank, rank))
-        first = self._exact.setdefault(made.exact, index)
-        self.exact_group.append(first)
-        signature, keys = made.signature, made.keys
-        if first != index:
-            self._union(index, first)
-        elif signature is not None and keys is not None:
-            rows = self._index.query(keys, MIN_BAND_HITS)
+        return self.add_fingerprints([made], [rank])[0]
+
+    def add_fingerprints(self, made: list[Fingerprint], ranks: list[Any]) -> range:
+        """`add_fingerprint` of each, in order. Their lookups run together on all cores
+        against the first records before them, then one by one against each other's."""
+        start = len(self.parent)
+        looked_up: list[tuple[int, Fingerprint]] = []
+        for record, rank in zip(made, ranks, strict=True):
+            index = len(self.parent)
+            self.parent.append(index)
+            self.ranks.append(self._rank_values.setdefault(rank, rank))
+            first = self._exact.setdefault(record.exact, index)
+            self.exact_group.append(first)
+            if first != index:
+                self._union(index, first)
+            elif record.signature is not None and record.keys is not None:
+                looked_up.append((index, record))
+        if looked_up:
+            self._look_up(looked_up)
+        return range(start, len(self.parent))
+
+    def _look_up(self, records: list[tuple[int, Fingerprint]]) -> None:
+        """Join each record to the groups whose first record it is like; a record like none
+        starts a group, and the records after it in the batch are compared with it too."""
+        keys = np.stack([record.keys for _, record in records])
+        signatures = np.stack([record.signature for _, record in records]).astype(np.uint16)
+        needed = min_equal(self.threshold, signatures.shape[1])
+        found, starts, compared = self._index.match(
+            keys, signatures, self._firsts.signatures, MIN_BAND_HITS, needed
+        )
+        self.candidates += compared
+        batch = BandIndex(recent_keys=keys.size + 1)  # the batch's own first records
+        batch_signatures = np.empty_like(signatures)
+        batch_records: list[int] = []
+        started: list[tuple[np.ndarray, int]] = []
+        for k, (index, record) in enumerate(records):
+            for row in found[starts[k] : starts[k + 1]].tolist():
+                self._union(index, self._firsts.records[row])
+            rows = batch.query(keys[k], MIN_BAND_HITS)
             self.candidates += len(rows)
-            for first_record in self._firsts.matching(rows, signature, self.threshold):
-                self._union(index, first_record)
+            for row in similar_rows(batch_signatures, rows, signatures[k], needed).tolist():
+                self._union(index, batch_records[row])
             if self._root(index) == index:  # like no group's first record: it starts one
-                self._index.insert(keys, self._firsts.add(index, signature))
-        return index
+                batch_signatures[len(batch_records)] = signatures[k]
+                batch.insert(keys[k], len(batch_records))
+                batch_records.append(index)
+                started.append((keys[k], self._firsts.add(index, record.signature)))
+        for record_keys, row in started:
+            self._index.insert(record_keys, row)
 
     @property
     def signatures_kept(self) -> int:

@@ -43,7 +43,7 @@ from stages.curation.near_dup import NearDuplicates, fingerprint
 from stages.curation.sampling import Stratum, ranking
 from stages.curation.windows import window_id
 from stages.curation.writing import KEEP_WHOLE, KEEP_WINDOWED, Keep, Writing, write_chunk
-from stages.formats.vocab import o200k
+from stages.formats.vocab import count_o200k
 from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE
 
 DROP_REASONS = (
@@ -239,7 +239,7 @@ def main(
     judging = Judging(filters, budget, near_dup_threshold, frozenset(notes), frozenset(excluded))
     # Loaded before the workers fork, which share them instead of each loading its own: the
     # tokenizer, and the compiled kernel a fingerprint's band keys are folded with.
-    o200k()
+    count_o200k("")
     fingerprint("", "", near_dup_threshold)
     plans = first_pass(inputs, stats, judging, max_samples, seed, jobs)
     scrub.scrubber()  # its rules compiled before the workers fork, for the same reason

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from schemas.conversation import Conversation, Message, Tool
-from stages.formats.vocab import encode_o200k, o200k
+from stages.formats.vocab import decode_o200k_bytes, encode_o200k
 from stages.validation.openai_checks import count_tokens
 
 PRIMING = count_tokens({})  # the tokens that prime the reply, once per example
@@ -38,4 +38,4 @@ def text_tokens(text: str) -> list[int]:
 
 def decode(tokens: list[int]) -> str:
     """Text of a token slice; a character cut at either end is left out."""
-    return o200k().decode_bytes(tokens).decode("utf-8", "ignore")
+    return decode_o200k_bytes(tokens).decode("utf-8", "ignore")

@@ -11,6 +11,7 @@ from stages.curation.near_dup import (
     MINHASH_SEED,
     SHINGLE_BATCH,
     BandIndex,
+    Fingerprint,
     NearDuplicates,
     band_keys,
     fingerprint,
@@ -128,6 +129,15 @@ def test_recent_keys_alike_in_their_low_bits_keep_their_own_rows() -> None:
             assert index.query(np.array([probe << 20], np.uint32)).tolist() == want
 
 
+def test_a_key_given_twice_for_one_row_counts_once() -> None:
+    """Two bands of a record can fold to the same key (once in 4 billion): the row has it
+    once, so it is not a candidate on that key twice."""
+    index = BandIndex()
+    index.insert(np.array([5, 5, 6], dtype=np.uint32), 0)
+    assert index.query(np.array([5, 6], dtype=np.uint32), 3).tolist() == []
+    assert index.query(np.array([5, 6], dtype=np.uint32), 2).tolist() == [0]
+
+
 def test_band_keys_fold_each_bands_hashes_from_a_salt_per_band() -> None:
     """Written out in Python integers: the keys must not change, or a stage's output would."""
     signature = np.random.default_rng(3).integers(0, 2**32, 125, dtype=np.uint32)
@@ -158,8 +168,27 @@ def test_shingles_are_hashed_from_utf8_bytes_as_rensa_hashes_the_slices(alphabet
     for n in lengths:
         text = "".join(rng.choice(list(alphabet), n))
         every = RMinHash(num_perm=125, seed=MINHASH_SEED)
-        every.update(shingles(text))
+        every.update([text[i : i + 5] for i in range(len(text) - 4)] if n > 5 else [text])
         assert minhash(text, 0.8).tolist() == every.digest(), n
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1, 3, 4, 5, 9])
+def test_pieces_give_every_slice_once_across_their_boundaries(extra: int) -> None:
+    text = "".join(chr(0x4E00 + i % 5000) for i in range(2 * SHINGLE_BATCH + extra))
+    assert shingles(text) == [text[i : i + 5] for i in range(len(text) - 4)]
+
+
+def test_a_pair_is_one_from_exactly_the_threshold_share_of_equal_hashes() -> None:
+    """At 0.8, 100 of 125 equal minimum hashes make a copy and 99 do not (`RMinHash.jaccard`
+    counts the share of equal ones)."""
+    first = np.random.default_rng(4).integers(0, 2**32, 125, dtype=np.uint32)
+    for equal, joined in ((100, True), (99, False)):
+        other = first.copy()
+        other[equal:] ^= 1  # the first `equal` hashes kept: 20 of the 25 bands shared
+        copies = NearDuplicates(0.8)
+        for i, signature in enumerate((first, other)):
+            copies.add_fingerprint(Fingerprint(bytes([i]), signature, band_keys(signature, 25)), 0)
+        assert (copies.groups() == [[0, 1]]) is joined, equal
 
 
 def test_a_lone_surrogate_is_hashed_not_fatal() -> None:

@@ -91,9 +91,12 @@ def add_recent(
     row: int,
 ) -> int:
     """Append (key, row) entries; a key's slot holds its newest entry, which chains to the
-    one before. Returns the new number of entries."""
+    one before. A key the row already has (two bands folded alike) is not given twice.
+    Returns the new number of entries."""
     for key in keys:
         slot = _slot(slots, entry_keys, key)
+        if slots[slot] != EMPTY and entry_rows[slots[slot]] == row:
+            continue
         entry_keys[n_entries] = key
         entry_rows[n_entries] = row
         chain[n_entries] = slots[slot]

@@ -81,6 +81,9 @@ def _bindings() -> ModuleType:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             sys.modules[BINDINGS] = module
+            package = sys.modules.get("bpe_openai")
+            if package is not None:  # imported before: its attribute, as an import sets it
+                package._bindings = module  # type: ignore[attr-defined]
             return module
     raise ImportError(f"no compiled module {BINDINGS} in {_package_dir()}")
 

@@ -39,3 +39,15 @@ def test_counting_leaves_the_package_and_its_vocabularies_unloaded() -> None:
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['bpe_openai._bindings']"
+
+
+def test_a_package_imported_before_gets_the_module_as_its_attribute() -> None:
+    script = (
+        "import bpe_openai\n"
+        "from stages.formats.vocab import count_o200k\n"
+        "assert count_o200k('hello world') == 2\n"
+        "import bpe_openai._bindings\n"
+        "assert bpe_openai._bindings.tokenizer_for_encoding('o200k_base').count('hi') == 1\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

@@ -10,15 +10,23 @@ def normalize_text(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
-def dedupe_key(conversation: Conversation) -> str:
-    """Hash of the normalized content: texts, tool names and arguments, not ids or labels."""
+def normalized_contents(conversation: Conversation) -> list[str]:
+    """Each message's content, normalized: what `dedupe_key` and curate's `signature_text`
+    both read, made once when a caller needs both."""
+    return [normalize_text(message.content) for message in conversation.messages]
+
+
+def dedupe_key(conversation: Conversation, contents: list[str] | None = None) -> str:
+    """Hash of the normalized content: texts, tool names and arguments, not ids or labels.
+    `contents`: the `normalized_contents`, when the caller has them."""
+    texts = normalized_contents(conversation) if contents is None else contents
     return content_hash(
         [
             [
                 message.role,
-                normalize_text(message.content),
+                text,
                 [[c.function.name, c.function.arguments] for c in message.tool_calls or []],
             ]
-            for message in conversation.messages
+            for message, text in zip(conversation.messages, texts, strict=True)
         ]
     )

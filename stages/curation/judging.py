@@ -17,7 +17,7 @@ from stages.curation.near_dup import Fingerprint, fingerprint, label_rank, signa
 from stages.curation.sampling import Stratum
 from stages.curation.tokens import conversation_tokens
 from stages.curation.windows import Unfittable, windows
-from stages.dedupe import dedupe_key
+from stages.dedupe import dedupe_key, normalized_contents
 
 
 class Judging(msgspec.Struct, frozen=True):
@@ -57,8 +57,13 @@ def judge(conversation: Conversation, judging: Judging) -> str | Candidate:
             count = len(windows(conversation, judging.budget))
         except Unfittable:
             return "unfittable"
+    contents = normalized_contents(conversation)
     return Candidate(
-        fingerprint(dedupe_key(conversation), signature_text(conversation), judging.threshold),
+        fingerprint(
+            dedupe_key(conversation, contents),
+            signature_text(conversation, contents),
+            judging.threshold,
+        ),
         label_rank(conversation, conversation.id in judging.hand_labelled),
         conversation.id,
         count,

@@ -35,7 +35,7 @@ from stages.curation.band_kernels import (
     similar_rows,
 )
 from stages.curation.shingle_hashes import shingle_hashes
-from stages.dedupe import normalize_text
+from stages.dedupe import normalize_text, normalized_contents
 
 SHINGLE_CHARS = 5
 NUM_PERM = 128
@@ -46,15 +46,17 @@ CANDIDATE_RECALL = 0.99  # chance that a pair exactly at the threshold is looked
 MIN_BAND_HITS = 3
 
 
-def signature_text(conversation: Conversation) -> str:
+def signature_text(conversation: Conversation, contents: list[str] | None = None) -> str:
     """What is compared: every text, tool name and arguments, case and spacing folded. The
     system prompt is left out: instructions shared by a whole set of examples (every
-    `synthesize` session has the same) would make unrelated examples look alike."""
+    `synthesize` session has the same) would make unrelated examples look alike.
+    `contents`: the messages' `normalized_contents`, when the caller has them."""
+    texts = normalized_contents(conversation) if contents is None else contents
     parts: list[str] = []
-    for message in conversation.messages:
+    for message, text in zip(conversation.messages, texts, strict=True):
         if message.role == "system":
             continue
-        parts.append(normalize_text(message.content))
+        parts.append(text)
         for call in message.tool_calls or ():
             parts.append(f"{call.function.name} {normalize_text(call.function.arguments)}")
     return "\n".join(parts)

@@ -224,9 +224,8 @@ def test_a_message_of_a_million_characters_is_counted_not_a_crash(workdir: Path)
     path.write_bytes(msgspec.json.encode(line) + b"\n")
     n_lines, errors, report = validate.check_file(path, "openai", {0: "abc"}, max_tokens=100)
     assert n_lines == 1 and [e.reason for e in errors] == ["too_many_tokens"]
-    assert report is not None
     # priming 3, two messages of 3, roles 1 each, "hi" 1, and "word" and " word" 250,000 times
-    assert report.tokens_per_example == [3 + 2 * 3 + 2 + 1 + 250_000]
+    assert getattr(report, "tokens_per_example", None) == [3 + 2 * 3 + 2 + 1 + 250_000]
 
 
 def test_empty_files_and_formats_are_warnings_not_errors(run, workdir, exported) -> None:
@@ -289,6 +288,7 @@ def test_outputs_do_not_depend_on_workers_or_spans(run, workdir, exported, monke
     run_validate(run, "--no-fail-on-error", "--jobs", "1")
     val = workdir / "val"
     whole = {p.relative_to(val): p.read_bytes() for p in sorted(val.rglob("*")) if p.is_file()}
+    assert whole[Path("errors.jsonl")].count(b"\n") == 3  # the three errors below, written
     # the list-valued content breaks the schema and the tool rule; the cut qwen line is no JSON
     assert metrics(workdir)["errors"] == {
         "invalid_json": 1,

@@ -317,7 +317,7 @@ def first_pass(
     )
     for index, reason in copies.losers().items():
         plans[reads[index]] = reason
-    kept = [i for i, read in enumerate(reads) if not isinstance(plans[read], str)]
+    kept = array("q", (i for i, read in enumerate(reads) if not isinstance(plans[read], str)))
     for index in kept:
         if windows[index]:
             stats.add("windowed")

@@ -78,6 +78,14 @@ def test_exact_copies_join_the_group_of_their_first_read() -> None:
     assert copies.losers() == {2: "duplicate"}
 
 
+def test_a_group_keeps_its_best_ranked_copy_the_first_read_among_equals() -> None:
+    copies = NearDuplicates(THRESHOLD)
+    for key, text, rank in [("a", A, 1), ("b", B, 0), ("a", A, 2), ("a", A, 2), ("c", C, 5)]:
+        copies.add(key, text, rank)
+    assert copies.groups() == [[0, 1, 2, 3], [4]]
+    assert copies.losers() == {0: "duplicate", 1: "near_duplicate", 3: "duplicate"}
+
+
 @pytest.mark.parametrize("max_run_keys", [BandIndex.MAX_RUN_KEYS, 40])
 def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(max_run_keys: int) -> None:
     """Small dicts: the keys go through many runs and merges (and, capped, many full runs);
@@ -187,7 +195,9 @@ def test_a_pair_is_one_from_exactly_the_threshold_share_of_equal_hashes() -> Non
         other[equal:] ^= 1  # the first `equal` hashes kept: 20 of the 25 bands shared
         copies = NearDuplicates(0.8)
         for i, signature in enumerate((first, other)):
-            copies.add_fingerprint(Fingerprint(bytes([i]), signature, band_keys(signature, 25)), 0)
+            copies.add_fingerprint(
+                Fingerprint(bytes([i]) * 16, signature, band_keys(signature, 25)), 0
+            )
         assert (copies.groups() == [[0, 1]]) is joined, equal
 
 

@@ -34,6 +34,7 @@ from stages.curation.band_kernels import (
     match_batch,
     similar_rows,
 )
+from stages.curation.exact_keys import ExactKeys
 from stages.curation.shingle_hashes import shingle_hashes
 from stages.dedupe import normalize_text, normalized_contents
 
@@ -289,8 +290,8 @@ def min_equal(threshold: float, num_perm: int) -> int:
 
 class Fingerprint(NamedTuple):
     """What `NearDuplicates` keeps of a record, made apart from it so that workers can: a
-    hash of the exact key (a long string, kept for every record), and at a threshold the
-    minimum hashes and their band keys."""
+    16-byte digest of the exact key (a long string, looked up for every record), and at a
+    threshold the minimum hashes and their band keys."""
 
     exact: bytes
     signature: np.ndarray | None
@@ -314,7 +315,7 @@ class NearDuplicates:
         self.exact_group = array("q")  # the first index read with the same exact key
         self.ranks: list[Any] = []
         self._rank_values: dict[Any, Any] = {}  # one object per distinct rank, not per record
-        self._exact: dict[bytes, int] = {}
+        self._exact = ExactKeys()
         self.candidates = 0  # first records the band index gave back, for the log
         if threshold is not None:
             n_bands, rows = bands(threshold)
@@ -345,11 +346,11 @@ class NearDuplicates:
         against the first records before them, then one by one against each other's."""
         start = len(self.parent)
         looked_up: list[tuple[int, Fingerprint]] = []
-        for record, rank in zip(made, ranks, strict=True):
+        firsts = self._exact.first_readers([record.exact for record in made], start)
+        for record, rank, first in zip(made, ranks, firsts, strict=True):
             index = len(self.parent)
             self.parent.append(index)
             self.ranks.append(self._rank_values.setdefault(rank, rank))
-            first = self._exact.setdefault(record.exact, index)
             self.exact_group.append(first)
             if first != index:
                 self._union(index, first)
@@ -401,15 +402,20 @@ class NearDuplicates:
 
     def losers(self) -> dict[int, str]:
         """Index → `duplicate` (same normalized content as the kept copy) or `near_duplicate`,
-        for every copy but the best-ranked of its group (the first read among equals)."""
-        out: dict[int, str] = {}
-        for group in self.groups():
-            kept = max(group, key=lambda i: (self.ranks[i], -i))
-            for i in group:
-                if i != kept:
-                    same = self.exact_group[i] == self.exact_group[kept]
-                    out[i] = "duplicate" if same else "near_duplicate"
-        return out
+        for every copy but the best-ranked of its group (the first read among equals). Found
+        in two passes over flat arrays: lists of groups took 150 bytes a record."""
+        roots = array("q", (self._root(i) for i in range(len(self.parent))))
+        kept = array("q", [-1]) * len(roots)  # root → its best-ranked record
+        for i, root in enumerate(roots):
+            if kept[root] < 0 or self.ranks[i] > self.ranks[kept[root]]:
+                kept[root] = i
+        return {
+            i: "duplicate"
+            if self.exact_group[i] == self.exact_group[kept[root]]
+            else "near_duplicate"
+            for i, root in enumerate(roots)
+            if kept[root] != i
+        }
 
 
 def label_rank(conversation: Conversation, hand_labelled: bool) -> tuple[int, int, float, int]:

@@ -30,6 +30,10 @@ class Filters(msgspec.Struct, frozen=True, kw_only=True):
     min_quality: float | None = None
     drop_unanswered_calls: bool = False
 
+    @property
+    def counts_tokens(self) -> bool:
+        return self.min_tokens is not None or self.max_total_tokens is not None
+
 
 def turns(conversation: Conversation) -> int:
     """User and assistant messages: what a person would count as the turns of a chat."""
@@ -50,17 +54,23 @@ def unanswered_call(conversation: Conversation) -> bool:
     )
 
 
-def drop_reason(conversation: Conversation, tokens: int, filters: Filters) -> str | None:
-    """Keep (None), or the first filter the conversation fails, given its token count."""
+def drop_reason(conversation: Conversation, tokens: int | None, filters: Filters) -> str | None:
+    """Keep (None), or the first filter the conversation fails, given its token count (None
+    when no filter counts tokens)."""
     n = turns(conversation)
     labels = conversation.labels
     checks = (
         ("turns_below_min", filters.min_turns is not None and n < filters.min_turns),
         ("turns_above_max", filters.max_turns is not None and n > filters.max_turns),
-        ("tokens_below_min", filters.min_tokens is not None and tokens < filters.min_tokens),
+        (
+            "tokens_below_min",
+            filters.min_tokens is not None and tokens is not None and tokens < filters.min_tokens,
+        ),
         (
             "tokens_above_max",
-            filters.max_total_tokens is not None and tokens > filters.max_total_tokens,
+            filters.max_total_tokens is not None
+            and tokens is not None
+            and tokens > filters.max_total_tokens,
         ),
         (
             "example_type_not_kept",

@@ -15,7 +15,7 @@ from stages.common.record_chunks import Chunk, decode_chunk
 from stages.curation.filters import Filters, drop_reason
 from stages.curation.near_dup import Fingerprint, fingerprint, label_rank, signature_text
 from stages.curation.sampling import Stratum
-from stages.curation.tokens import conversation_tokens
+from stages.curation.tokens import conversation_tokens, tokens_bound
 from stages.curation.windows import Unfittable, windows
 from stages.dedupe import dedupe_key, normalized_contents
 
@@ -42,17 +42,19 @@ def stratum(conversation: Conversation) -> Stratum:
     return (conversation.source, conversation.labels.example_type or "unlabelled")
 
 
-def judge(conversation: Conversation, judging: Judging) -> str | Candidate:
-    """A drop reason, or the candidate the record is. A record the annotations exclude is
-    dropped before any filter looks at it."""
+def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str | Candidate:
+    """A drop reason, or the candidate the record (read from a line of `line_bytes`) is. A
+    record the annotations exclude is dropped before any filter looks at it. Its tokens are
+    counted only where a filter or the budget needs them."""
     if conversation.id in judging.excluded:
         return "excluded_by_hand"
-    tokens = conversation_tokens(conversation)
+    counted = judging.filters.counts_tokens or tokens_bound(line_bytes) > judging.budget
+    tokens = conversation_tokens(conversation) if counted else None
     reason = drop_reason(conversation, tokens, judging.filters)
     if reason is not None:
         return reason
     count = 0
-    if tokens > judging.budget:
+    if tokens is not None and tokens > judging.budget:
         try:
             count = len(windows(conversation, judging.budget))
         except Unfittable:
@@ -72,4 +74,8 @@ def judge(conversation: Conversation, judging: Judging) -> str | Candidate:
 
 
 def judge_chunk(chunk: Chunk, judging: Judging) -> list[str | Candidate]:
-    return [judge(c, judging) for c in decode_chunk(chunk, Conversation)]
+    conversations = decode_chunk(chunk, Conversation)
+    return [
+        judge(conversation, len(line), judging)
+        for conversation, line in zip(conversations, chunk.lines, strict=True)
+    ]

@@ -14,6 +14,13 @@ from stages.formats.vocab import decode_o200k_bytes, encode_o200k
 from stages.validation.openai_checks import count_tokens
 
 PRIMING = count_tokens({})  # the tokens that prime the reply, once per example
+# A token is at least one byte of UTF-8, and a record's JSON line holds each text counted at
+# least as long as the text: escapes only lengthen it, and the framing tokens of a message
+# are fewer than its line's `{"role":...}`. The tool definitions are counted as `json.dumps`
+# writes them, ASCII only: a character escaped takes at most three times its UTF-8 bytes, and
+# the default `parameters` a definition's line may leave out add less than twice its
+# shortest line.
+TOKENS_PER_LINE_BYTE = 3
 
 
 def message_tokens(message: Message) -> int:
@@ -30,6 +37,13 @@ def conversation_tokens(conversation: Conversation) -> int:
     if conversation.tools:
         example["tools"] = msgspec.to_builtins(conversation.tools)
     return count_tokens(example)
+
+
+def tokens_bound(line_bytes: int) -> int:
+    """At least `conversation_tokens` of the record written on a line of this many bytes:
+    a record this bound shows to fit needs no count (a short tool-log record's count is a
+    third of curate's work on it)."""
+    return TOKENS_PER_LINE_BYTE * line_bytes
 
 
 def text_tokens(text: str) -> list[int]:

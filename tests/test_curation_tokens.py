@@ -1,0 +1,90 @@
+"""curate counts a record's tokens only where its line's size cannot prove that it fits: the
+bound must hold for every record a line can carry, and the filters that count still count."""
+
+import msgspec
+import pytest
+
+from schemas.conversation import Conversation, FunctionCall, FunctionDef, Message, Tool, ToolCall
+from stages.common.hashing import messages_id
+from stages.common.record_chunks import Chunk
+from stages.curation import judging as judging_module
+from stages.curation.filters import Filters
+from stages.curation.judging import Candidate, Judging, judge_chunk
+from stages.curation.tokens import conversation_tokens, tokens_bound
+from tests.records import conversation
+
+EMOJI, CJK, ACCENTED = "\U0001f600", "\u4e2d\u6587", "\u00e9t\u00e9"
+
+
+def record(messages: list[Message], tools: tuple[Tool, ...] = ()) -> Conversation:
+    return Conversation(
+        id=messages_id(messages), source="toollog", messages=messages, tools=list(tools)
+    )
+
+
+CASES = {
+    "no messages": record([]),
+    "named empty messages": record([Message(role="user", name="a")] * 50),
+    "shortest tools, parameters left to their default": record(
+        [Message(role="user", content="x")], (Tool(function=FunctionDef(name="x")),) * 40
+    ),
+    "tools described in emoji and accents": record(
+        [Message(role="user", content="go")],
+        (
+            Tool(function=FunctionDef(name="e", description=EMOJI * 300)),
+            Tool(function=FunctionDef(name="c", description=(CJK + ACCENTED) * 200)),
+        ),
+    ),
+    "non-ASCII text and calls": record(
+        [
+            Message(role="user", content=(EMOJI + CJK + ACCENTED) * 500),
+            Message(
+                role="assistant",
+                tool_calls=[ToolCall(id="c", function=FunctionCall(name="f", arguments="{}"))],
+            ),
+            Message(role="tool", tool_call_id="c", content="\x01\x02" * 100),
+        ]
+    ),
+    "a plain tool-log record": conversation("sell my fish", calls=3),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_records_tokens_never_exceed_its_lines_bound(name: str) -> None:
+    line = msgspec.json.encode(CASES[name])
+    assert conversation_tokens(msgspec.json.decode(line, type=Conversation)) <= tokens_bound(
+        len(line)
+    )
+
+
+def chunk_of(*records: Conversation) -> Chunk:
+    lines = [msgspec.json.encode(r) for r in records]
+    return Chunk("c.jsonl", list(range(1, len(lines) + 1)), lines, sum(map(len, lines)))
+
+
+def judging(filters: Filters, budget: int = 28672) -> Judging:
+    return Judging(filters, budget, 0.8, frozenset(), frozenset())
+
+
+def test_a_record_its_size_shows_to_fit_is_not_counted(monkeypatch) -> None:
+    def counted(_: Conversation) -> int:
+        raise AssertionError("counted")
+
+    monkeypatch.setattr(judging_module, "conversation_tokens", counted)
+    [verdict] = judge_chunk(chunk_of(conversation("sell my fish")), judging(Filters()))
+    assert isinstance(verdict, Candidate) and verdict.windows == 0
+
+
+def test_the_token_filters_still_count_every_record() -> None:
+    short = conversation("sell my fish")
+    assert judge_chunk(chunk_of(short), judging(Filters(min_tokens=10_000))) == ["tokens_below_min"]
+    assert judge_chunk(chunk_of(short), judging(Filters(max_total_tokens=5))) == [
+        "tokens_above_max"
+    ]
+
+
+def test_a_record_past_the_bound_is_counted_and_kept_whole_when_it_fits() -> None:
+    long = conversation("word " * 1500)  # about 1,500 tokens, a line of over 7,500 bytes
+    assert tokens_bound(len(msgspec.json.encode(long))) > 2000 > conversation_tokens(long)
+    [verdict] = judge_chunk(chunk_of(long), judging(Filters(), budget=2000))
+    assert isinstance(verdict, Candidate) and verdict.windows == 0

@@ -186,13 +186,15 @@ def test_pieces_give_every_slice_once_across_their_boundaries(extra: int) -> Non
     assert shingles(text) == [text[i : i + 5] for i in range(len(text) - 4)]
 
 
-def test_a_pair_is_one_from_exactly_the_threshold_share_of_equal_hashes() -> None:
+@pytest.mark.parametrize("flip", [1, 1 << 8], ids=["low byte", "second byte"])
+def test_a_pair_is_one_from_exactly_the_threshold_share_of_equal_hashes(flip: int) -> None:
     """At 0.8, 100 of 125 equal minimum hashes make a copy and 99 do not (`RMinHash.jaccard`
-    counts the share of equal ones)."""
+    counts the share of equal ones), also where the hashes differ above the low 8 bits that
+    the first records' rows keep in memory."""
     first = np.random.default_rng(4).integers(0, 2**32, 125, dtype=np.uint32)
     for equal, joined in ((100, True), (99, False)):
         other = first.copy()
-        other[equal:] ^= 1  # the first `equal` hashes kept: 20 of the 25 bands shared
+        other[equal:] ^= flip  # the first `equal` hashes kept: 20 of the 25 bands shared
         copies = NearDuplicates(0.8)
         for i, signature in enumerate((first, other)):
             copies.add_fingerprint(

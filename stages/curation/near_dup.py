@@ -17,6 +17,8 @@ candidate is checked against the threshold before it counts.
 import functools
 import hashlib
 import math
+import os
+import tempfile
 from array import array
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -253,14 +255,20 @@ class FirstRecords:
     """The signatures of the groups' first records, a row each, so that a record is compared
     with all its candidates at once (a repetitive log gives hundreds a record). A row keeps
     the low 16 bits of each minimum hash: two different hashes agree there once in 65,536
-    times, which moves a Jaccard estimate by less than 0.0001, and the rows take half the
-    memory. The rows grow in place by GROW_ROWS (`resize` reallocates, which the C library
-    does by remapping pages): growing never holds the old rows and their copy at once."""
+    times, which moves a Jaccard estimate by less than 0.0001. Only their low 8 bits stay in
+    memory, a filter: a candidate with enough equal hashes in 8 bits (every candidate with
+    enough in 16, and a few more) is checked again on its 16-bit row, read back from an
+    unnamed temporary file (in TMPDIR, gone when the process ends, however it ends). The
+    rows grow in place by GROW_ROWS (`resize` reallocates, which the C library does by
+    remapping pages): growing never holds the old rows and their copy at once."""
 
-    GROW_ROWS = 1 << 16  # 16 MB at 128 hashes
+    GROW_ROWS = 1 << 16  # 8 MB at 128 hashes
 
     def __init__(self, num_perm: int) -> None:
-        self._rows = np.empty((1024, num_perm), dtype=np.uint16)
+        self._rows = np.empty((1024, num_perm), dtype=np.uint8)
+        # Lives as long as the rows: closed when they are collected, freed by the kernel then.
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._row_bytes = 2 * num_perm
         self.records = array("q")  # row → the record's index
 
     def __len__(self) -> int:
@@ -272,14 +280,29 @@ class FirstRecords:
         if row == len(self._rows):
             # No view of the rows outlives a call, so no reference can see the old memory.
             self._rows.resize((row + self.GROW_ROWS, self._rows.shape[1]), refcheck=False)
-        self._rows[row] = signature.astype(np.uint16)  # the low 16 bits
+        self._rows[row] = signature.astype(np.uint8)  # the low 8 bits
+        self._file.write(signature.astype(np.uint16).tobytes())  # at row * _row_bytes
         self.records.append(record)
         return row
 
     @property
-    def signatures(self) -> np.ndarray:
-        """Row → the low 16 bits of its minimum hashes (rows past the last are unused)."""
+    def filters(self) -> np.ndarray:
+        """Row → the low 8 bits of its minimum hashes (rows past the last are unused)."""
         return self._rows
+
+    def confirmed(self, rows: np.ndarray, signature: np.ndarray, min_equal: int) -> list[int]:
+        """The rows whose 16-bit row has `min_equal` hashes equal to the signature's."""
+        if not len(rows):
+            return []
+        self._file.flush()
+        low = signature.astype(np.uint16)
+        return [
+            row for row in rows.tolist() if np.count_nonzero(self._row(row) == low) >= min_equal
+        ]
+
+    def _row(self, row: int) -> np.ndarray:
+        data = os.pread(self._file.fileno(), self._row_bytes, row * self._row_bytes)
+        return np.frombuffer(data, dtype=np.uint16)
 
 
 @functools.cache
@@ -367,7 +390,7 @@ class NearDuplicates:
         signatures = np.stack([record.signature for _, record in records]).astype(np.uint16)
         needed = min_equal(self.threshold, signatures.shape[1])
         found, starts, compared = self._index.match(
-            keys, signatures, self._firsts.signatures, MIN_BAND_HITS, needed
+            keys, signatures.astype(np.uint8), self._firsts.filters, MIN_BAND_HITS, needed
         )
         self.candidates += compared
         batch = BandIndex(recent_keys=keys.size + 1)  # the batch's own first records
@@ -375,7 +398,8 @@ class NearDuplicates:
         batch_records: list[int] = []
         started: list[tuple[np.ndarray, int]] = []
         for k, (index, record) in enumerate(records):
-            for row in found[starts[k] : starts[k + 1]].tolist():
+            passed = found[starts[k] : starts[k + 1]]
+            for row in self._firsts.confirmed(passed, signatures[k], needed):
                 self._union(index, self._firsts.records[row])
             rows = batch.query(keys[k], MIN_BAND_HITS)
             self.candidates += len(rows)

@@ -35,6 +35,9 @@ CASES = {
             Tool(function=FunctionDef(name="c", description=(CJK + ACCENTED) * 200)),
         ),
     ),
+    "a tool named in DEL, one byte in the line, six characters in json.dumps": record(
+        [Message(role="user", content="x")], (Tool(function=FunctionDef(name="\x7f" * 5000)),)
+    ),
     "non-ASCII text and calls": record(
         [
             Message(role="user", content=(EMOJI + CJK + ACCENTED) * 500),

@@ -2,6 +2,8 @@
 records only, so that a run of copies costs a comparison a record, not one per copy."""
 
 import hashlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -235,3 +237,27 @@ def test_records_added_in_batches_group_as_added_one_by_one() -> None:
     assert sorted(batched.groups()) == sorted(one_by_one.groups())
     assert batched.candidates == one_by_one.candidates > 0
     assert len(one_by_one.groups()) < 1100  # near copies were found, across batches too
+
+
+FORKED_CHILD = """
+import os, sys
+import numpy as np
+from stages.curation.near_dup import FirstRecords
+signatures = np.random.default_rng(0).integers(0, 2**32, (40, 128), dtype=np.uint32)
+rows = FirstRecords(128)
+for i in range(10):
+    rows.add(i, signatures[i])
+if os.fork() == 0:
+    sys.exit(0)  # a normal exit runs the finalizers of every object the child inherited
+os.wait()
+for i in range(10, 40):
+    rows.add(i, signatures[i])
+print(sum(rows.confirmed(np.array([i]), signatures[i], 128) == [i] for i in range(40)))
+"""
+
+
+def test_a_forked_child_that_exits_normally_leaves_the_first_records_rows_whole() -> None:
+    """The 16-bit rows are in a file the child shares: it must hold no unwritten rows of its
+    own, which its exit would write over the parent's later ones."""
+    run = subprocess.run([sys.executable, "-c", FORKED_CHILD], capture_output=True, text=True)
+    assert (run.returncode, run.stdout.strip()) == (0, "40"), run.stderr

@@ -76,7 +76,7 @@ class ExactKeys:
             self._digests.resize((size, 2), refcheck=False)
             self._firsts.resize(size, refcheck=False)
         if 2 * needed > len(self._slots):
-            self._slots = np.full(1 << (4 * needed - 1).bit_length(), EMPTY, dtype=np.int32)
+            self._slots = np.full(1 << (2 * needed - 1).bit_length(), EMPTY, dtype=np.int32)
             rehash(self._slots, self._digests, self._n_keys)
         batch = np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(len(digests), 2)
         out, self._n_keys = first_readers(

@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 import tempfile
+import weakref
 from array import array
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -258,7 +259,8 @@ class FirstRecords:
     times, which moves a Jaccard estimate by less than 0.0001. Only their low 8 bits stay in
     memory, a filter: a candidate with enough equal hashes in 8 bits (every candidate with
     enough in 16, and a few more) is checked again on its 16-bit row, read back from an
-    unnamed temporary file (in TMPDIR, gone when the process ends, however it ends). The
+    unnamed temporary file (in TMPDIR, gone when the process ends, however it ends; a
+    RAM-backed TMPDIR keeps them in memory after all). The
     rows grow in place by GROW_ROWS (`resize` reallocates, which the C library does by
     remapping pages): growing never holds the old rows and their copy at once."""
 
@@ -266,8 +268,11 @@ class FirstRecords:
 
     def __init__(self, num_perm: int) -> None:
         self._rows = np.empty((1024, num_perm), dtype=np.uint8)
-        # Lives as long as the rows: closed when they are collected, freed by the kernel then.
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115
+        # Lives as long as the rows, closed when they are collected (or by the kernel).
+        # Unbuffered, written with pwrite at each row's offset: a forked child that exits
+        # normally has no buffered rows of its own to flush into the file.
+        self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115
+        weakref.finalize(self, self._file.close)
         self._row_bytes = 2 * num_perm
         self.records = array("q")  # row → the record's index
 
@@ -281,7 +286,7 @@ class FirstRecords:
             # No view of the rows outlives a call, so no reference can see the old memory.
             self._rows.resize((row + self.GROW_ROWS, self._rows.shape[1]), refcheck=False)
         self._rows[row] = signature.astype(np.uint8)  # the low 8 bits
-        self._file.write(signature.astype(np.uint16).tobytes())  # at row * _row_bytes
+        os.pwrite(self._file.fileno(), signature.astype(np.uint16).tobytes(), row * self._row_bytes)
         self.records.append(record)
         return row
 
@@ -294,7 +299,6 @@ class FirstRecords:
         """The rows whose 16-bit row has `min_equal` hashes equal to the signature's."""
         if not len(rows):
             return []
-        self._file.flush()
         low = signature.astype(np.uint16)
         return [
             row for row in rows.tolist() if np.count_nonzero(self._row(row) == low) >= min_equal

@@ -17,10 +17,10 @@ PRIMING = count_tokens({})  # the tokens that prime the reply, once per example
 # A token is at least one byte of UTF-8, and a record's JSON line holds each text counted at
 # least as long as the text: escapes only lengthen it, and the framing tokens of a message
 # are fewer than its line's `{"role":...}`. The tool definitions are counted as `json.dumps`
-# writes them, ASCII only: a character escaped takes at most three times its UTF-8 bytes, and
-# the default `parameters` a definition's line may leave out add less than twice its
-# shortest line.
-TOKENS_PER_LINE_BYTE = 3
+# writes them, ASCII only: a character takes at most six times its bytes in the line (DEL,
+# one raw byte there, is `\u007f`; others at most three times), and the default
+# `parameters` a definition's line may leave out add less than twice its shortest line.
+TOKENS_PER_LINE_BYTE = 6
 
 
 def message_tokens(message: Message) -> int:

@@ -56,7 +56,11 @@ def test_a_clean_export_has_no_errors_and_counts_tokens(run, workdir, exported) 
     assert m["records"] == {"train": 4, "validation": 1}
     train = m["tokens"]["train"]
     assert train["examples"] == 3 and m["tokens"]["validation"]["examples"] == 1
-    assert train["min"] <= train["p50"] <= train["p90"] <= train["max"]
+    counts = sorted(
+        count_tokens(line) for line in read_jsonl(exported / "formats/openai/train.jsonl")
+    )
+    assert len(counts) == 3 and counts[0] < counts[-1]
+    assert [train[k] for k in ("min", "p50", "max", "total")] == [*counts, sum(counts)]
     # 3 examples: OpenAI trains min(25, 100 // 3) = 25 epochs; no example is over the limit.
     assert m["openai"]["epochs"] == default_epochs(3) == 25
     assert m["openai"]["training_tokens_per_epoch"] == train["total"]

@@ -20,7 +20,7 @@ from stages.common.cli import setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter
 from stages.common.stats import json_bytes
 
-INSTALL = 'pip install -c requirements.txt -e ".[train]"'
+INSTALL = "pip install --require-hashes -r requirements.txt (the lock holds every extra)"
 
 
 def _losses(losses: list[float]) -> str:

@@ -35,6 +35,16 @@ def test_every_declared_dependency_is_pinned() -> None:
             assert name in pins, f"{requirement} ({extra or 'main'}) is not in requirements.txt"
 
 
+def test_every_pin_carries_the_hashes_of_its_files() -> None:
+    """pip checks each file it installs against the hashes the lock lists for its pin."""
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text())
+    pins = [block for block in blocks if re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*==", block)]
+    assert {canonical(block.split("==")[0]) for block in pins} == set(pinned())
+    assert len(pins) > 100
+    unhashed = [block.split()[0] for block in pins if "--hash=sha256:" not in block]
+    assert unhashed == []
+
+
 def test_lock_was_compiled_with_every_extra() -> None:
     command = next(line for line in LOCK.read_text().splitlines() if "uv pip compile" in line)
     for extra in declared():
@@ -45,9 +55,12 @@ def test_lock_was_compiled_with_every_extra() -> None:
 def test_readme_and_ci_install_from_the_lock() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    install = 'pip install -c requirements.txt -e ".[test,train]"'
-    assert install in readme
-    assert install in ci
+    for install in (
+        "pip install --require-hashes -r requirements.txt",
+        "pip install --no-deps -e .",
+    ):
+        assert install in readme
+        assert install in ci
 
 
 def test_torch_is_the_cpu_build_with_no_cuda_libraries() -> None:

@@ -189,7 +189,7 @@ def test_without_the_train_extra_it_says_how_to_install(
     monkeypatch.delitem(sys.modules, "stages.training.trainers", raising=False)
     result = run(train_check.main, "--export-dir", str(tmp_path), exit_code=1)
     assert "needs the train extra (trl is not installed)" in result.output
-    assert 'pip install -c requirements.txt -e ".[train]"' in result.output
+    assert "pip install --require-hashes -r requirements.txt" in result.output
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ line in `formats/<format>/<split>.jsonl`, absent when the format refused it (the
 refusal, with its reason, is in rejects.jsonl and counted per format in stats.json).
 """
 
-import contextlib
 import functools
 import json
 import logging
@@ -33,6 +32,7 @@ from schemas.base import Record
 from schemas.conversation import Conversation, Message, Source
 from schemas.export_lines import ExportReject
 from stages.common.atomic import atomic_folder, write_bytes_atomic
+from stages.common.chunk_files import ChunkFiles
 from stages.common.cli import jobs_option, setup_logging, stage_command
 from stages.common.jsonl import JsonlWriter, records_size
 from stages.common.parallel import ordered_map
@@ -48,9 +48,9 @@ from stages.formats.trainer_configs import axolotl_datasets, llamafactory_datase
 
 SPLITS = ("train", "validation")
 CHUNK_RECORDS = 500  # records per worker task (fewer when they are long: record_chunks)
-# Input bytes per task: a chunk comes back as nine formats, several times its size, and
-# 2 tasks a worker are in flight. A worker's memory keeps the high-water mark of its largest
-# chunk: at 1 MB the stage's tree peaked 185 MB higher (tests/bench/README.md#pipeline).
+# Input bytes per task: a worker holds a chunk in nine formats, several times its size, until
+# it writes them. A worker's memory keeps the high-water mark of its largest chunk: at 1 MB
+# the stage's tree peaked 185 MB higher (tests/bench/README.md#pipeline).
 CHUNK_BYTES = 1 << 18
 
 log = logging.getLogger("logtune")
@@ -116,84 +116,82 @@ class ExportedRecord(NamedTuple):
     refused: list[tuple[str, str, str]]  # (format, reason, detail)
 
 
-class ExportedChunk(NamedTuple):
-    lines: dict[str, bytes]  # each format's encoded lines, in record order
-    records: list[ExportedRecord]
-
-
-def export_chunk(chunk: Chunk, formats: list[str], system_prompt: str | None) -> ExportedChunk:
-    """A worker's share: a chunk of curated records in every format, encoded."""
-    encode = msgspec.json.Encoder().encode
-    out: dict[str, bytearray] = {name: bytearray() for name in formats}
-    records = []
-    for record in decode_chunk(chunk, Conversation):
-        conversation = with_system_prompt(record, system_prompt)
-        lines, refused = export_record(conversation, formats)
-        for name, line in lines.items():
-            out[name] += encode(line)
-            out[name] += b"\n"
-        records.append(
-            ExportedRecord(
-                conversation.id,
-                conversation.source,
-                encode(conversation.labels),
-                encode(conversation.meta),
-                list(lines),
-                [(name, r.reason, r.detail) for name, r in refused.items()],
+def export_chunk(
+    numbered: tuple[int, Chunk],
+    files: ChunkFiles,
+    formats: list[str],
+    system_prompt: str | None,
+) -> list[ExportedRecord]:
+    """A worker's share: a chunk of curated records in every format, written into the
+    format files in chunk order; what the metadata and rejects need goes back."""
+    number, chunk = numbered
+    try:
+        encode = msgspec.json.Encoder().encode
+        out: dict[str, bytearray] = {name: bytearray() for name in formats}
+        records = []
+        for record in decode_chunk(chunk, Conversation):
+            conversation = with_system_prompt(record, system_prompt)
+            lines, refused = export_record(conversation, formats)
+            for name, line in lines.items():
+                out[name] += encode(line)
+                out[name] += b"\n"
+            records.append(
+                ExportedRecord(
+                    conversation.id,
+                    conversation.source,
+                    encode(conversation.labels),
+                    encode(conversation.meta),
+                    list(lines),
+                    [(name, r.reason, r.detail) for name, r in refused.items()],
+                )
             )
-        )
-    return ExportedChunk({name: bytes(data) for name, data in out.items()}, records)
+    except BaseException:
+        files.abandon(number)
+        raise
+    files.write(number, [out[name] for name in formats])
+    return records
 
 
 def export_split(
-    chunks: Iterator[ExportedChunk],
+    chunks: Iterator[list[ExportedRecord]],
     split: str,
-    formats: list[str],
-    formats_dir: Path,
     metadata: JsonlWriter,
     rejects: JsonlWriter,
     counts: FormatCounts,
 ) -> int:
-    """Write one split in every format; returns how many curated records it held."""
-    with contextlib.ExitStack() as stack:
-        writers = {
-            name: stack.enter_context(JsonlWriter(formats_dir / name / f"{split}.jsonl"))
-            for name in formats
-        }
-        index = 0
-        for chunk in chunks:
-            for record in chunk.records:
-                placed = {}
-                for name in record.placed:
-                    placed[name] = counts.lines[name][split]
-                    counts.lines[name][split] += 1
-                for name, reason, detail in record.refused:
-                    counts.refused[name][reason] += 1
-                    rejects.write(
-                        ExportReject(
-                            id=record.id,
-                            split=split,
-                            index=index,
-                            format=name,
-                            reason=reason,
-                            message=detail,
-                        )
-                    )
-                metadata.write(
-                    _SplicedMetadata(
+    """Metadata and rejects of one split, whose lines the workers wrote; returns how many
+    curated records it held."""
+    index = 0
+    for records in chunks:
+        for record in records:
+            placed = {}
+            for name in record.placed:
+                placed[name] = counts.lines[name][split]
+                counts.lines[name][split] += 1
+            for name, reason, detail in record.refused:
+                counts.refused[name][reason] += 1
+                rejects.write(
+                    ExportReject(
                         id=record.id,
                         split=split,
                         index=index,
-                        source=record.source,
-                        labels=msgspec.Raw(record.labels),
-                        meta=msgspec.Raw(record.meta),
-                        lines=placed,
+                        format=name,
+                        reason=reason,
+                        message=detail,
                     )
                 )
-                index += 1
-            for name in formats:
-                written = counts.lines[name][split] - writers[name].count
-                writers[name].write_encoded(chunk.lines[name], written)
+            metadata.write(
+                _SplicedMetadata(
+                    id=record.id,
+                    split=split,
+                    index=index,
+                    source=record.source,
+                    labels=msgspec.Raw(record.labels),
+                    meta=msgspec.Raw(record.meta),
+                    lines=placed,
+                )
+            )
+            index += 1
     return index
 
 
@@ -326,20 +324,22 @@ def main(
     ):
         if "harmony" in chosen:
             encoding()  # loaded before the workers fork: they share it instead of each loading it
-        work = functools.partial(export_chunk, formats=chosen, system_prompt=system_prompt)
         for split, path in zip(SPLITS, inputs, strict=True):
             chunks = line_chunks(
                 [path], max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
             )
-            exported[split] = export_split(
-                ordered_map(work, chunks, jobs=jobs),
-                split,
-                chosen,
-                formats_dir,
-                metadata,
-                rejects,
-                counts,
-            )
+            paths = [formats_dir / name / f"{split}.jsonl" for name in chosen]
+            with ChunkFiles(paths, in_flight=2 * jobs) as files:
+                work = functools.partial(
+                    export_chunk, files=files, formats=chosen, system_prompt=system_prompt
+                )
+                exported[split] = export_split(
+                    ordered_map(work, enumerate(chunks), jobs=jobs, window=files.in_flight),
+                    split,
+                    metadata,
+                    rejects,
+                    counts,
+                )
     for name, refused in counts.refused.items():
         if refused:
             log.info("%s refused %s (see %s)", name, dict(sorted(refused.items())), rejects.path)

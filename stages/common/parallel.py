@@ -37,17 +37,24 @@ def ordered_map(
     At most `window` items are in flight (default: twice the workers), unlike
     `Pool.imap`, whose feeder thread would read the whole input into memory.
     With one job everything runs in this process: no pickling, easy to debug.
+    The workers are forked, whatever the platform's default: the stages load their
+    tables before the pool starts so that the workers share them, and `ChunkFiles`
+    reaches its workers by inheritance.
     """
     if jobs <= 1:
         yield from map(fn, items)
         return
     # Imported here: multiprocessing takes a fifth of a second to import, which a
     # run with nothing new to parse (one job) would pay for nothing.
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     window = window or 2 * jobs
     with ProcessPoolExecutor(
-        max_workers=jobs, initializer=die_with_parent, initargs=(os.getpid(),)
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
     ) as pool:
         pending: deque[Future[Out]] = deque()
         for item in items:

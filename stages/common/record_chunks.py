@@ -2,7 +2,8 @@
 
 The main process only cuts the input into chunks (lines copied out of the file, nothing
 decoded); a worker decodes its chunk, does the stage's work and hands back encoded
-lines, which the main process writes in input order (`parallel.ordered_map`). Chunks end
+lines, which the main process writes in input order (`parallel.ordered_map`), or, when
+they are many times the input (export), writes them itself (`chunk_files`). Chunks end
 at a number of records or of bytes, whichever comes first, so memory stays bounded
 whatever the size of a conversation, and where they end depends on the input alone:
 the output is the same for any number of workers.

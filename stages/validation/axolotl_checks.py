@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from stages.common.json_value import json_value
 from stages.validation.finding import Finding
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
@@ -17,7 +18,7 @@ ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 def _json_object(text: str) -> bool:
     try:
-        return isinstance(json.loads(text), dict)
+        return isinstance(json_value(text), dict)
     except json.JSONDecodeError:
         return False
 

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from stages.common.json_value import json_value
 from stages.formats.chatml import IM_END, IM_START
 from stages.formats.qwen import RESPONSE_CLOSE, RESPONSE_OPEN, TOOLS_HEAD, TOOLS_TAIL
 from stages.validation.finding import Finding
@@ -80,7 +81,7 @@ def check_calls(turn: Turn) -> Iterator[Finding]:
     for k, raw in enumerate(calls):
         at = f"{turn.at}.tool_calls[{k}]"
         try:
-            call = json.loads(raw)
+            call = json_value(raw)
         except json.JSONDecodeError as exc:
             yield Finding(at, "tool_call_not_json", f"not JSON: {exc}")
             continue
@@ -113,7 +114,7 @@ def check_tools(turn: Turn) -> Iterator[Finding]:
         return
     for k, line in enumerate(content[head + len(TOOLS_HEAD) : -len(TOOLS_TAIL)].split("\n")[1:]):
         try:
-            tool: Any = json.loads(line)
+            tool: Any = json_value(line)
         except json.JSONDecodeError:
             tool = None
         if not isinstance(tool, dict) or not isinstance(tool.get("function"), dict):

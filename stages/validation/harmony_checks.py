@@ -12,13 +12,13 @@ the parser whole. Tests compare both readings on good and broken texts.
 """
 
 import json
-import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import openai_harmony as oh
 
+from stages.common.json_value import json_value
 from stages.formats.harmony import SLOT, encoding
 from stages.validation.finding import Finding
 
@@ -41,12 +41,8 @@ def _fields(message: oh.Message) -> dict[str, Any]:
     }
 
 
-# One message: the header (role, channel, recipient, content type) up to <|message|>,
-# the text, and the token that ends it.
-MESSAGE = re.compile(
-    r"(<\|start\|>(?:(?!<\|message\|>).)*<\|message\|>)(.*?)(<\|end\|>|<\|call\|>|<\|return\|>)",
-    re.DOTALL,
-)
+START, MESSAGE, SPECIAL = "<|start|>", "<|message|>", "<|"
+ENDS = ("<|end|>", "<|call|>", "<|return|>")
 
 
 def parse_harmony(text: str) -> list[dict[str, Any]]:
@@ -55,15 +51,23 @@ def parse_harmony(text: str) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     at = 0
     while at < len(text):
-        found = MESSAGE.match(text, at)
-        if found is None or "<|" in found.group(2) or SLOT in found.group(2):
+        # A message: its header up to <|message|>, its text, and the token that ends it.
+        # Found with str.find: a regular expression's lazy scan for the end took a sixth
+        # of validate's time on long tool results.
+        opened = text.find(MESSAGE, at) if text.startswith(START, at) else -1
+        if opened < 0:
             return _parse_whole(text)
-        header, content, end = found.groups()
-        fields = _parse_header(header, end)
+        body = opened + len(MESSAGE)
+        close = text.find(SPECIAL, body)
+        end = next((e for e in ENDS if text.startswith(e, close)), None) if close >= 0 else None
+        content = text[body:close]
+        if end is None or SLOT in content:
+            return _parse_whole(text)
+        fields = _parse_header(text[at:body], end)
         if fields is None:
             return _parse_whole(text)
         messages.append({**fields, "content": content})
-        at = found.end()
+        at = close + len(end)
     return messages
 
 
@@ -87,7 +91,7 @@ def _parse_header(header: str, end: str) -> dict[str, Any] | None:
 
 def _declared(tools_text: str, developer: str) -> Iterator[Finding]:
     try:
-        tools = json.loads(tools_text)
+        tools = json_value(tools_text)
     except json.JSONDecodeError:
         tools = None
     if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):

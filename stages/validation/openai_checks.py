@@ -149,7 +149,7 @@ def _check_calls(out: _Line, where: str, calls: Any, pending: dict[str, str]) ->
 
 def _is_json_object(text: str) -> bool:
     try:
-        return isinstance(json.loads(text), dict)
+        return isinstance(json_value(text), dict)
     except json.JSONDecodeError:
         return False
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from stages.common.json_value import json_value
 from stages.formats.sharegpt import TAGS
 from stages.validation.finding import Finding
 
@@ -25,7 +26,7 @@ ROLES = frozenset({SYSTEM, *PROMPT_SIDE, *REPLY_SIDE})
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return json_value(text)
     except json.JSONDecodeError:
         return None
 

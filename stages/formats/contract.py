@@ -62,11 +62,13 @@ class Plan(msgspec.Struct, frozen=True):
 
     `messages` is what formats with a per-turn mask show, `targets` the indices in it that
     carry loss; `clean` is the view for formats without a mask. A `*_refused` reason says why
-    that kind of format leaves the record out.
+    that kind of format leaves the record out. `wrong` holds the indices of the wrong turns
+    in the conversation's own messages.
     """
 
     messages: list[Message]
     targets: frozenset[int]
+    wrong: frozenset[int] = frozenset()
     refused: str | None = None
     clean: list[Message] | None = None
     clean_refused: str | None = None
@@ -82,28 +84,33 @@ def _results(messages: list[Message]) -> dict[str, str | None]:
     return {m.tool_call_id: m.content for m in messages if m.role == "tool" and m.tool_call_id}
 
 
+def _failed(results: dict[str, str | None]) -> frozenset[str]:
+    """The ids of the calls whose result is a failure."""
+    return frozenset(i for i, content in results.items() if failure_message(content) is not None)
+
+
 def _assistants(messages: list[Message]) -> list[int]:
     return [i for i, m in enumerate(messages) if m.role == "assistant"]
 
 
-def _retry(messages: list[Message], index: int, results: dict[str, str | None]) -> int | None:
+def _retry(
+    messages: list[Message], index: int, results: dict[str, str | None], failed: frozenset[str]
+) -> int | None:
     """The later assistant turn that called the failed tool again, differently, and succeeded."""
-    failed = [
-        c
-        for c in messages[index].tool_calls or ()
-        if failure_message(results.get(c.id)) is not None
-    ]
-    for later in _assistants(messages):
-        if later <= index:
+    failures = [c for c in messages[index].tool_calls or () if c.id in failed]
+    if not failures:
+        return None
+    for later in range(index + 1, len(messages)):
+        if messages[later].role != "assistant":
             continue
         for call in messages[later].tool_calls or ():
             if (
                 call.id in results
-                and failure_message(results[call.id]) is None
+                and call.id not in failed
                 and any(
                     call.function.name == f.function.name
                     and call.function.arguments != f.function.arguments
-                    for f in failed
+                    for f in failures
                 )
             ):
                 return later
@@ -117,6 +124,7 @@ def wrong_turns(conv: Conversation) -> tuple[dict[int, Wrong], dict[int, int]]:
     if authored(conv):
         return {}, {}
     results = _results(messages)
+    failed = _failed(results)
     wrong: dict[int, Wrong] = {}
     fixes: dict[int, int] = {}
     after_failure = False
@@ -130,7 +138,7 @@ def wrong_turns(conv: Conversation) -> tuple[dict[int, Wrong], dict[int, int]]:
         calls = m.tool_calls or []
         if any(refused_by_user(results.get(c.id)) for c in calls):
             wrong[i] = "refused_call"
-        elif calls and (retry := _retry(messages, i, results)) is not None:
+        elif calls and (retry := _retry(messages, i, results, failed)) is not None:
             wrong[i], fixes[i] = "retried_failure", retry
         elif claims and after_failure and not calls and (m.content or "").strip():
             wrong[i] = "false_claim"
@@ -324,6 +332,7 @@ def _plan(conv: Conversation) -> Plan:
             clean_refused="negative_without_correction",
             pair=pair,
             pair_refused=pair_refused,
+            wrong=frozenset(wrong),
         )
     messages, targets = _masked(conv, wrong)
     if not targets:
@@ -334,6 +343,7 @@ def _plan(conv: Conversation) -> Plan:
             clean_refused="nothing_to_learn",
             pair=pair,
             pair_refused=pair_refused,
+            wrong=frozenset(wrong),
         )
     shown = len(messages)
     clean, clean_refused = _clean(
@@ -349,6 +359,7 @@ def _plan(conv: Conversation) -> Plan:
         clean_refused=clean_refused,
         pair=pair,
         pair_refused=pair_refused,
+        wrong=frozenset(wrong),
     )
 
 
@@ -389,7 +400,7 @@ def preference_pair(conv: Conversation) -> Pair:
 
 def marked_messages(conv: Conversation) -> list[Message]:
     """The record's own messages, its wrong turns written as `weight: 0` (for analysis)."""
-    wrong, _ = wrong_turns(conv)
+    wrong = plan(conv).wrong
     return [
         msgspec.structs.replace(m, weight=0) if i in wrong else m
         for i, m in enumerate(conv.messages)

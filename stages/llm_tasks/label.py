@@ -17,7 +17,7 @@ from stages.llm_tasks.task_io import (
     strict_object,
     task_request,
 )
-from stages.llm_tasks.tool_failures import find_failures
+from stages.llm_tasks.tool_failures import ToolFailure, find_failures
 
 EXAMPLE_TYPES = ("direct_execution", "reasoning_chain", "negative", "code_correction")
 TAGS = {
@@ -99,11 +99,15 @@ def _final_reply(messages: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def structure_tags(conversation: Conversation) -> list[str]:
-    """The vocabulary tags that follow from the conversation's structure alone."""
+def structure_tags(
+    conversation: Conversation, failures: list[ToolFailure] | None = None
+) -> list[str]:
+    """The vocabulary tags that follow from the conversation's structure alone; `failures`
+    are its `find_failures`, when the caller has them already."""
     messages = msgspec.to_builtins(conversation.messages)
     calls = [c for m in conversation.messages for c in m.tool_calls or ()]
-    failures = find_failures(conversation)
+    if failures is None:
+        failures = find_failures(conversation)
     tool_results = [m.content for m in conversation.messages if m.role == "tool"]
     final = _final_reply(messages)
     tags = {
@@ -127,8 +131,8 @@ def structure_tags(conversation: Conversation) -> list[str]:
 
 def offline_labels(conversation: Conversation) -> dict[str, Any]:
     """Deterministic labels from structure: the stand-in for a model when no key is set."""
-    tags = structure_tags(conversation)
     failures = find_failures(conversation)
+    tags = structure_tags(conversation, failures)
     if "unsupported_claim" in tags:
         example_type = "negative"
     elif "code" in tags and not any(m.tool_calls for m in conversation.messages):

@@ -15,6 +15,7 @@ import jsonschema
 import msgspec
 
 from stages.common.hashing import canonical_json
+from stages.common.json_value import json_value
 from stages.common.llm import ChatRequest, ChatResult, JsonSchemaFormat
 from stages.common.schema_validator import schema_validator
 
@@ -82,7 +83,7 @@ def usable(result: ChatResult, parse: Callable[[str | None], Any]) -> Any:
 
 def request_payload(request: ChatRequest) -> Any:
     """The JSON document a task request carries (for offline heuristics)."""
-    return json.loads(request.messages[-1]["content"])
+    return json_value(request.messages[-1]["content"])
 
 
 def extract_json(content: str | None) -> Any | TaskError:
@@ -97,7 +98,7 @@ def extract_json(content: str | None) -> Any | TaskError:
         candidates.append(content[start : end + 1])
     for candidate in candidates:
         try:
-            return json.loads(candidate)
+            return json_value(candidate)
         except json.JSONDecodeError:
             continue
     return TaskError("invalid_json", f"no JSON object in the reply: {content[:80]!r}")

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from stages.common.json_value import json_value
 from stages.common.llm.request import ChatReply, ChatRequest
 from stages.common.schema_validator import schema_validator
 
@@ -22,7 +23,7 @@ def _check_tool_calls(request: ChatRequest, calls: list[dict[str, Any]]) -> str 
         if spec is None:
             return "unknown_tool"
         try:
-            arguments = json.loads(function.get("arguments") or "")
+            arguments = json_value(function.get("arguments") or "")
         except json.JSONDecodeError:
             return "invalid_json"
         if _violates(spec.get("parameters") or {"type": "object"}, arguments):
@@ -45,7 +46,7 @@ def check_reply(request: ChatRequest, reply: ChatReply) -> tuple[Any, str | None
     if request.response_schema is None:
         return None, None
     try:
-        parsed = json.loads(reply.content)
+        parsed = json_value(reply.content)
     except json.JSONDecodeError:
         return None, "invalid_json"
     if _violates(request.response_schema.schema, parsed):

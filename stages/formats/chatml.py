@@ -12,6 +12,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterator
+from functools import lru_cache
 
 from schemas.conversation import Conversation, FunctionCall, Message, ToolCall
 from schemas.format_lines import TextLine
@@ -36,8 +37,13 @@ def call_object(call: ToolCall) -> dict:
 
 def tool_call_block(call: ToolCall) -> str:
     """A call as Qwen2.5's template renders it: arguments through `tojson`."""
-    name = call.function.name
-    args = json.dumps(call_object(call)["arguments"], ensure_ascii=False)
+    return _call_block(call.function.name, call.function.arguments)
+
+
+@lru_cache(maxsize=1024)
+def _call_block(name: str, arguments: str) -> str:
+    # Cached: ChatML and Qwen render the same calls of a record one after the other.
+    args = json.dumps(arguments_object(name, arguments), ensure_ascii=False)
     return f'\n<tool_call>\n{{"name": "{name}", "arguments": {args}}}\n</tool_call>'
 
 

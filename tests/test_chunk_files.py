@@ -7,6 +7,7 @@ import pickle
 import random
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +96,36 @@ def test_the_chunk_after_a_failed_one_fails_with_it(tmp_path: Path) -> None:
         with pytest.raises(ChunkAbandoned, match="chunk 2 failed"):
             files.write(3, [b"never\n"])
     assert (tmp_path / "out").read_bytes() == b"first\n"
+
+
+def test_a_chunk_that_fails_before_publishing_its_offsets_fails_the_next(tmp_path: Path) -> None:
+    raised: list[BaseException] = []
+
+    def next_chunk() -> None:
+        try:
+            files.write(1, [b"never\n"])
+        except ChunkAbandoned as error:
+            raised.append(error)
+
+    with ChunkFiles([tmp_path / "out"], in_flight=2) as files:
+        with pytest.raises(ValueError):
+            files.write(0, [b"one part too many", b"\n"])
+        # In a thread with a deadline: the defect this guards against is a wait forever.
+        waiting = threading.Thread(target=next_chunk, daemon=True)
+        waiting.start()
+        waiting.join(timeout=20)
+    assert [str(error) for error in raised] == ["chunk 0 failed"]
+    assert (tmp_path / "out").read_bytes() == b""
+
+
+def test_a_chunk_does_not_overwrite_the_slot_of_a_later_one(tmp_path: Path) -> None:
+    with ChunkFiles([tmp_path / "out"], in_flight=1) as files:
+        for number in range(3):
+            files.write(number, [b"%d" % number])
+        with pytest.raises(RuntimeError, match="more than 1 chunks in flight"):
+            files.abandon(0)  # slot 0 holds chunk 2 now
+        files.write(3, [b"3"])
+    assert (tmp_path / "out").read_bytes() == b"0123"
 
 
 def test_a_chunk_whose_predecessor_slot_was_reused_gets_no_offsets(tmp_path: Path) -> None:

@@ -43,10 +43,11 @@ class ChunkFiles:
         self.in_flight = in_flight
         self._slots = in_flight + 1
         self._width = len(paths) + 2
-        self._ledger: Any = multiprocessing.RawArray("q", self._slots * self._width)
+        fork = multiprocessing.get_context("fork")  # as ordered_map's workers start
+        self._ledger: Any = fork.RawArray("q", self._slots * self._width)
         for slot in range(self._slots):
             self._ledger[slot * self._width + _NUMBER] = -1
-        self._changed = multiprocessing.Condition()
+        self._changed = fork.Condition()
         self._fds: list[int] = []
         try:
             for path in paths:
@@ -65,12 +66,11 @@ class ChunkFiles:
         """Chunk `number`'s bytes for each file, after every byte of the chunks before it."""
         try:
             starts = self._starts(number)
+            ends = [start + len(part) for start, part in zip(starts, parts, strict=True)]
         except BaseException:
             self.abandon(number)
             raise
-        self._publish(
-            number, [start + len(part) for start, part in zip(starts, parts, strict=True)]
-        )
+        self._publish(number, ends)
         for fd, start, part in zip(self._fds, starts, parts, strict=True):
             _pwrite_all(fd, part, start)
 
@@ -109,6 +109,8 @@ class ChunkFiles:
     def _publish(self, number: int, ends: list[int], *, failed: bool = False) -> None:
         base = self._base(number)
         with self._changed:
+            if self._ledger[base + _NUMBER] > number:
+                raise RuntimeError(f"chunk {number}: more than {self.in_flight} chunks in flight")
             self._ledger[base + 2 : base + self._width] = ends
             self._ledger[base + _FAILED] = int(failed)
             self._ledger[base + _NUMBER] = number

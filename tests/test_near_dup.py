@@ -10,12 +10,18 @@ import pytest
 from rensa import RMinHash
 
 from stages.curation.near_dup import (
+    BAND_SEED,
+    CANDIDATE_RECALL,
+    MAX_BANDS,
     MINHASH_SEED,
+    NUM_PERM,
     SHINGLE_BATCH,
     BandIndex,
     Fingerprint,
     NearDuplicates,
     band_keys,
+    band_recall,
+    bands,
     fingerprint,
     minhash,
     shingles,
@@ -24,6 +30,16 @@ from stages.curation.near_dup import (
 
 def words(tag: str, n: int) -> list[str]:
     return [hashlib.sha256(f"{tag}{i}".encode()).hexdigest()[:8] for i in range(n)]
+
+
+def rensa_digest(slices: list[str], threshold: float) -> list[int]:
+    """rensa's own minimum hashes of the slices: NUM_PERM to estimate from, then the bands'."""
+    n_bands, rows = bands(threshold)
+    estimate = RMinHash(num_perm=NUM_PERM, seed=MINHASH_SEED)
+    band = RMinHash(num_perm=n_bands * rows, seed=BAND_SEED)
+    estimate.update(slices)
+    band.update(slices)
+    return estimate.digest() + band.digest()
 
 
 def jaccard(a: str, b: str) -> float:
@@ -88,27 +104,46 @@ def test_a_group_keeps_its_best_ranked_copy_the_first_read_among_equals() -> Non
     assert copies.losers() == {0: "duplicate", 1: "near_duplicate", 3: "duplicate"}
 
 
+# Key k of the test is spread[k]: small keys share their runs' first prefix; spread ones
+# sit on the directories' prefix boundaries (both sides) and across the range.
+SPREAD = np.unique(
+    np.concatenate(
+        [
+            [0, 1, 2**32 - 1, 2**32 - 2, 2**31 - 1, 2**31],
+            [(1 << b) + d for b in range(4, 32, 3) for d in (-1, 0, 1)],
+            np.random.default_rng(6).integers(0, 2**32, 40),
+        ]
+    ).astype(np.uint32)
+)[:70]
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["small keys", "spread keys"])
 @pytest.mark.parametrize("max_run_keys", [BandIndex.MAX_RUN_KEYS, 40])
-def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(max_run_keys: int) -> None:
-    """Small dicts: the keys go through many runs and merges (and, capped, many full runs);
-    rows share keys on purpose."""
+def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(
+    max_run_keys: int, spread: bool
+) -> None:
+    """Small dicts: the keys go through many runs and merges (and, capped, many full runs),
+    runs of directories of 1 to 64 prefixes; rows share keys on purpose."""
     rng = np.random.default_rng(5)
+    key_of = SPREAD if spread else np.arange(70, dtype=np.uint32)
     index, given = BandIndex(recent_keys=7, max_run_keys=max_run_keys), []
     for row in range(400):
         # many rows share each key; key 0, like a log's boilerplate, is given to every third
         keys = rng.choice(np.arange(1, 60), 3 - (row % 3 == 0), replace=False)
-        keys = np.append(keys, [0] * (row % 3 == 0)).astype(np.uint32)
+        keys = key_of[np.append(keys, np.zeros(int(row % 3 == 0), dtype=np.int64))]
         given.append(set(keys.tolist()))
         index.insert(keys, row)
         if row % 37 == 0:
-            probe = rng.choice(70, 6, replace=False).astype(np.uint32)
+            probe = key_of[rng.choice(70, 6, replace=False)]
             for hits in (1, 2, 3):
                 want = [r for r, k in enumerate(given) if len(k & set(probe.tolist())) >= hits]
                 assert index.query(probe, hits).tolist() == want
-    every = np.arange(70, dtype=np.uint32)
+    every = key_of
     assert index.query(every, 3).tolist() == list(range(400))
     runs = np.diff(index._starts).tolist()
     assert max(runs) <= max_run_keys and (max_run_keys > 1000 or len(runs) > 5)
+    prefixes = np.diff(index._dir_starts) - 1
+    assert max(prefixes) == (32 if max_run_keys > 1000 else 2)
 
 
 def test_rows_behind_boilerplate_keys_count_only_with_enough_other_keys() -> None:
@@ -160,12 +195,30 @@ def test_band_keys_fold_each_bands_hashes_from_a_salt_per_band() -> None:
     assert band_keys(signature, 25).tolist() == expected
 
 
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95])
+def test_bands_are_the_longest_that_find_a_pair_at_the_threshold_within_the_bands_allowed(
+    threshold: float,
+) -> None:
+    n_bands, rows = bands(threshold)
+    assert n_bands <= MAX_BANDS and band_recall(threshold, n_bands, rows) >= CANDIDATE_RECALL
+    assert band_recall(threshold, n_bands - 1, rows) < CANDIDATE_RECALL  # the fewest bands
+    assert band_recall(threshold, MAX_BANDS, rows + 1) < CANDIDATE_RECALL  # the most rows
+
+
+def test_a_fingerprint_estimates_from_hashes_apart_from_those_its_bands_fold() -> None:
+    text = " ".join(words("apart", 300))
+    hashes, (n_bands, rows) = minhash(text, 0.8), bands(0.8)
+    made = fingerprint("key", text, 0.8)
+    assert len(hashes) == NUM_PERM + n_bands * rows
+    assert made.signature.tolist() == hashes[:NUM_PERM].tolist()
+    assert made.keys.tolist() == band_keys(hashes[NUM_PERM:], n_bands).tolist()
+
+
 def test_a_long_text_is_hashed_in_batches_to_the_signature_of_all_its_slices() -> None:
     text = " ".join(words("long", 40_000))  # 360,000 characters: several batches
     assert len(text) > 3 * SHINGLE_BATCH
-    every = RMinHash(num_perm=125, seed=MINHASH_SEED)
-    every.update(sorted({text[i : i + 5] for i in range(len(text) - 4)}))
-    assert minhash(text, 0.8).tolist() == every.digest()
+    slices = sorted({text[i : i + 5] for i in range(len(text) - 4)})
+    assert minhash(text, 0.8).tolist() == rensa_digest(slices, 0.8)
 
 
 @pytest.mark.parametrize(
@@ -177,9 +230,8 @@ def test_shingles_are_hashed_from_utf8_bytes_as_rensa_hashes_the_slices(alphabet
     lengths = [*range(12), 2 * SHINGLE_BATCH + 7]  # shorter than a shingle, and several pieces
     for n in lengths:
         text = "".join(rng.choice(list(alphabet), n))
-        every = RMinHash(num_perm=125, seed=MINHASH_SEED)
-        every.update([text[i : i + 5] for i in range(len(text) - 4)] if n > 5 else [text])
-        assert minhash(text, 0.8).tolist() == every.digest(), n
+        slices = [text[i : i + 5] for i in range(len(text) - 4)] if n > 5 else [text]
+        assert minhash(text, 0.8).tolist() == rensa_digest(slices, 0.8), n
 
 
 @pytest.mark.parametrize("extra", [-1, 0, 1, 3, 4, 5, 9])

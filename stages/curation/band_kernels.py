@@ -1,7 +1,7 @@
 """The near-duplicate lookups' inner loops, compiled with numba.
 
-A record of a repetitive log shares band keys with thousands of groups' first records: the
-rows behind its keys are counted one by one, and the few that reach MIN_BAND_HITS are
+A record of a repetitive log shares band keys with hundreds of groups' first records: the
+rows behind its keys are counted one by one, and those that reach MIN_BAND_HITS are
 compared hash by hash. In numpy, the same counting sorts every record's thousands of rows
 (half the time of curate at 1 GB: tests/bench/README.md#pipeline). The
 functions are compiled once and cached beside this file (`__pycache__`, ignored by DVC).
@@ -33,17 +33,22 @@ def fold_bands(signature: np.ndarray, n_bands: int) -> np.ndarray:
 def count_run_rows(
     run_keys: np.ndarray,
     run_rows: np.ndarray,
+    directory: np.ndarray,
+    shift: int,
     keys: np.ndarray,
     counts: np.ndarray,
     touched: np.ndarray,
     n_touched: int,
 ) -> int:
-    """Count once each row a sorted run gives each key; a row counted for the first time is
+    """Count once each row a sorted run gives each key, searching only between the key's
+    prefix's entry of the run's directory and the next; a row counted for the first time is
     appended to `touched`. Returns the new length of `touched`. (The counting is written out
     here and in `count_shared_keys`: a shared inlined helper made this loop twice as slow.)"""
     for key in keys:
-        i = np.searchsorted(run_keys, key)
-        while i < len(run_keys) and run_keys[i] == key:
+        prefix = np.int64(key) >> shift
+        low, high = directory[prefix], directory[prefix + 1]
+        i = low + np.searchsorted(run_keys[low:high], key)
+        while i < high and run_keys[i] == key:
             row = run_rows[i]
             if counts[row] == 0:
                 touched[n_touched] = row
@@ -110,14 +115,22 @@ def count_shared_keys(
     index: tuple, keys: np.ndarray, counts: np.ndarray, touched: np.ndarray, min_hits: int
 ) -> np.ndarray:
     """The rows of a band index (near_dup.BandIndex's arrays: its sorted runs end to end, run
-    k from run_starts[k] to run_starts[k + 1], and its recent entries' table) that have at
-    least `min_hits` of the keys, each once, ascending."""
-    run_keys, run_rows, run_starts, slots, entry_keys, entry_rows, chain = index
+    k from run_starts[k] to run_starts[k + 1], their directories likewise, and its recent
+    entries' table) that have at least `min_hits` of the keys, each once, ascending."""
+    (run_keys, run_rows, run_starts, directories, dir_starts, shifts) = index[:6]
+    (slots, entry_keys, entry_rows, chain) = index[6:]
     n_touched = 0
     for run in range(len(run_starts) - 1):
         start, stop = run_starts[run], run_starts[run + 1]
         n_touched = count_run_rows(
-            run_keys[start:stop], run_rows[start:stop], keys, counts, touched, n_touched
+            run_keys[start:stop],
+            run_rows[start:stop],
+            directories[dir_starts[run] : dir_starts[run + 1]],
+            shifts[run],
+            keys,
+            counts,
+            touched,
+            n_touched,
         )
     for key in keys:
         entry = slots[_slot(slots, entry_keys, key)]

@@ -1,7 +1,7 @@
 """Near-duplicates: MinHash signatures of character shingles, LSH buckets to find candidates.
 
 Two conversations whose texts share at least `threshold` of their 5-character shingles
-(Jaccard, estimated from 128 minimum hashes) are one example said twice ("sell my fish" /
+(Jaccard, estimated from 125 minimum hashes) are one example said twice ("sell my fish" /
 "sell my fish please"). A group is the copies of its first record: only first records are
 looked up, so a record is compared with the few groups it may belong to, never with every
 copy seen before (a repetitive log holds thousands), and only their signatures are kept.
@@ -42,12 +42,16 @@ from stages.curation.shingle_hashes import shingle_hashes
 from stages.dedupe import normalize_text, normalized_contents
 
 SHINGLE_CHARS = 5
-NUM_PERM = 128
+NUM_PERM = 125  # minimum hashes a pair's Jaccard is estimated from: at 0.8, 100 equal
 CANDIDATE_RECALL = 0.99  # chance that a pair exactly at the threshold is looked at
+# Bands a record is looked up by: each is 8 bytes of index a group, and a lookup a record.
+MAX_BANDS = 40
 # Bands two signatures must share to be compared. Records that share boilerplate are
-# mostly at a Jaccard of 0.3-0.5 from each other: with one band, 8-28 % of such pairs are
-# compared (at 0.8, 21 bands of 6 rows); with three of 25 bands of 5 rows, 0.2-4 %.
-MIN_BAND_HITS = 3
+# mostly at a Jaccard of 0.3-0.7 from each other, which long bands (8 rows at 0.8) rarely
+# match whole, and two of them more rarely still. On the pipeline bench's 771,405 records:
+# 61 million candidates, against 119 million with three of 25 bands of 5 rows (which also
+# visit four times as many rows) and 523 million with one of 32 bands of 9 rows.
+MIN_BAND_HITS = 2
 
 
 def signature_text(conversation: Conversation, contents: list[str] | None = None) -> str:
@@ -91,37 +95,60 @@ def shingles(text: str) -> list[str]:
     ]
 
 
+def band_recall(threshold: float, n_bands: int, rows: int) -> float:
+    """The chance that a pair at the threshold shares MIN_BAND_HITS of the bands."""
+    p = threshold**rows
+    missed = sum(
+        math.comb(n_bands, k) * p**k * (1 - p) ** (n_bands - k) for k in range(MIN_BAND_HITS)
+    )
+    return 1 - missed
+
+
 @functools.cache
-def bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
-    """(bands, rows per band): the most rows (fewest needless candidates) that still make a
-    pair at the threshold a candidate (MIN_BAND_HITS bands shared) with CANDIDATE_RECALL."""
-    best = (num_perm, 1)
-    for rows in range(1, num_perm // MIN_BAND_HITS + 1):
-        n_bands, p = num_perm // rows, threshold**rows
-        missed = sum(
-            math.comb(n_bands, k) * p**k * (1 - p) ** (n_bands - k) for k in range(MIN_BAND_HITS)
-        )
-        if 1 - missed >= CANDIDATE_RECALL:
-            best = (n_bands, rows)
+def bands(threshold: float) -> tuple[int, int]:
+    """(bands, rows per band): the most rows (fewest needless candidates) for which at most
+    MAX_BANDS bands make a pair at the threshold a candidate with CANDIDATE_RECALL, and the
+    fewest bands that do. Their hashes are their own, not among the NUM_PERM a Jaccard is
+    estimated from: a pair found by a band would otherwise have its rows equal in the
+    estimate too, which would raise it."""
+    best = (MAX_BANDS, 1)
+    for rows in range(1, NUM_PERM + 1):
+        enough = [
+            n_bands
+            for n_bands in range(MIN_BAND_HITS, MAX_BANDS + 1)
+            if band_recall(threshold, n_bands, rows) >= CANDIDATE_RECALL
+        ]
+        if not enough:
+            return best
+        best = (enough[0], rows)
     return best
 
 
 # Fixed, not `seed`: which records are copies of each other is a property of their texts;
-# changing the seed reshuffles the split and the cap, never what is a duplicate.
+# changing the seed reshuffles the split and the cap, never what is a duplicate. The bands'
+# hashes are a digest of their own, with a seed of their own: on records that share
+# boilerplate, a set of 125 hashes moves every estimate alike (a hash whose minimum is a
+# boilerplate shingle is equal in them all), by 0.02-0.03 on the pipeline bench's tool log
+# from one set to another; the estimate's set is the one curate has always used.
 MINHASH_SEED = 1
+BAND_SEED = 2
 
 
 def minhash(text: str, threshold: float) -> np.ndarray:
-    """The signature `NearDuplicates` compares at this threshold: its minimum hashes."""
+    """The minimum hashes `NearDuplicates` compares at this threshold: NUM_PERM to estimate
+    a Jaccard from (seeded MINHASH_SEED), then the bands' (seeded BAND_SEED)."""
     n_bands, rows = bands(threshold)
-    signature = np.full(n_bands * rows, np.iinfo(np.uint32).max, dtype=np.uint32)
+    sizes = ((NUM_PERM, MINHASH_SEED), (n_bands * rows, BAND_SEED))
+    signature = np.full(NUM_PERM + n_bands * rows, np.iinfo(np.uint32).max, dtype=np.uint32)
     for piece in pieces(text):  # the minimum over all is the minimum of the minima
         data = np.frombuffer(piece.encode("utf-8", "surrogatepass"), dtype=np.uint8)
         hashes = shingle_hashes(data, SHINGLE_CHARS)
-        digest = RMinHash.digest_matrix_from_flat_token_hashes(
-            hashes, [0, len(hashes)], n_bands * rows, MINHASH_SEED
-        )
-        np.minimum(signature, np.array(digest.to_rows()[0], dtype=np.uint32), out=signature)
+        digests = [
+            RMinHash.digest_matrix_from_flat_token_hashes(hashes, [0, len(hashes)], size, seed)
+            for size, seed in sizes
+        ]
+        made = np.concatenate([np.array(d.to_rows()[0], dtype=np.uint32) for d in digests])
+        np.minimum(signature, made, out=signature)
     return signature
 
 
@@ -135,16 +162,20 @@ def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:
 class BandIndex:
     """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys
     are entries of an open-addressed table of bounded size; when it is full they become a
-    sorted run, appended to the runs' keys and rows (one pair of arrays, end to end), searched
-    with `searchsorted`. A run at least a quarter of the
-    size of the one before is merged into it, so there are few runs and each key is copied a
-    few times in all; runs stop growing at MAX_RUN_KEYS, since a merge holds both runs and
-    their copy at once. (rensa's LSH, or one of Python dicts, costs about 2 KB a record.) A
-    query counts each row's hits in a byte (a record has at most NUM_PERM keys), all in one
-    compiled call: a repetitive log gives a record thousands of rows."""
+    sorted run, appended to the runs' keys and rows (one pair of arrays, end to end). A run
+    at least a quarter of the size of the one before is merged into it, so there are few
+    runs and each key is copied a few times in all; runs stop growing at MAX_RUN_KEYS, since
+    a merge holds both runs and their copy at once. Each run has a directory: where its keys
+    of each leading-bits prefix start (about KEYS_A_PREFIX keys a prefix, 4 bytes each), so
+    that a key is found within a cache line or two of the run instead of by a binary search
+    over all of it (a third of a lookup's time, one that finds few rows). (rensa's LSH, or
+    one of Python dicts, costs about 2 KB a record.) A query counts each row's hits in a
+    byte (a record has at most MAX_BANDS keys), all in one compiled call: a repetitive log
+    gives a record hundreds of rows."""
 
     RECENT_KEYS = 1 << 16  # keys in the table before they become a run: a few MB
     MAX_RUN_KEYS = 1 << 22  # 32 MB a run
+    KEYS_A_PREFIX = 16  # a run's keys a directory entry, on average: one 64-byte line
 
     def __init__(self, recent_keys: int = RECENT_KEYS, max_run_keys: int = MAX_RUN_KEYS) -> None:
         self._recent_keys = recent_keys
@@ -154,7 +185,12 @@ class BandIndex:
         self._run_rows = np.empty(0, dtype=np.int32)
         self._starts = [0]
         self._starts_array = np.array(self._starts, dtype=np.int64)  # as the lookups take it
-        capacity = recent_keys + NUM_PERM  # the last record's keys may go past the bound
+        # The runs' directories end to end, run k's from dir_starts[k] to dir_starts[k + 1]:
+        # entry p is where the run's keys of prefix p (their key >> shifts[k]) start.
+        self._directories = np.empty(0, dtype=np.int32)
+        self._dir_starts = np.zeros(1, dtype=np.int64)
+        self._shifts = np.empty(0, dtype=np.int64)
+        capacity = recent_keys + MAX_BANDS  # the last record's keys may go past the bound
         self._slots = np.full(1 << (2 * capacity - 1).bit_length(), EMPTY, dtype=np.int32)
         self._entry_keys = np.empty(capacity, dtype=np.uint32)
         self._entry_rows = np.empty(capacity, dtype=np.int32)
@@ -196,6 +232,9 @@ class BandIndex:
             self._run_keys,
             self._run_rows,
             self._starts_array,
+            self._directories,
+            self._dir_starts,
+            self._shifts,
             self._slots,
             self._entry_keys,
             self._entry_rows,
@@ -236,6 +275,22 @@ class BandIndex:
             self._run_keys[big:end], self._run_rows[big:end] = merged_keys, merged_rows
             del self._starts[-2]
         self._starts_array = np.array(self._starts, dtype=np.int64)
+        self._direct_last_run()
+
+    def _direct_last_run(self) -> None:
+        """Make the last run's directory; the runs before it are as they were, and so are
+        their directories."""
+        before = len(self._starts) - 2  # runs
+        keys = self._run_keys[self._starts[-2] : self._starts[-1]]
+        bits = min(32, max(0, (len(keys) // self.KEYS_A_PREFIX).bit_length() - 1))
+        prefixes = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(32 - bits)
+        directory = np.searchsorted(keys, prefixes).astype(np.int32)
+        start = int(self._dir_starts[before])
+        if start + len(directory) > len(self._directories):
+            self._directories.resize(2 * (start + len(directory)), refcheck=False)
+        self._directories[start : start + len(directory)] = directory
+        self._dir_starts = np.append(self._dir_starts[: before + 1], start + len(directory))
+        self._shifts = np.append(self._shifts[:before], 32 - bits)
 
     def _append_run(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Runs grow in place by whole runs (`resize` remaps pages, as FirstRecords' rows)."""
@@ -264,7 +319,7 @@ class FirstRecords:
     rows grow in place by GROW_ROWS (`resize` reallocates, which the C library does by
     remapping pages): growing never holds the old rows and their copy at once."""
 
-    GROW_ROWS = 1 << 16  # 8 MB at 128 hashes
+    GROW_ROWS = 1 << 16  # 8 MB at 125 hashes
 
     def __init__(self, num_perm: int) -> None:
         self._rows = np.empty((1024, num_perm), dtype=np.uint8)
@@ -318,7 +373,7 @@ def min_equal(threshold: float, num_perm: int) -> int:
 class Fingerprint(NamedTuple):
     """What `NearDuplicates` keeps of a record, made apart from it so that workers can: a
     16-byte digest of the exact key (a long string, looked up for every record), and at a
-    threshold the minimum hashes and their band keys."""
+    threshold the NUM_PERM minimum hashes a Jaccard is estimated from and the band keys."""
 
     exact: bytes
     signature: np.ndarray | None
@@ -329,8 +384,8 @@ def fingerprint(exact_key: str, text: str, threshold: float | None) -> Fingerpri
     exact = hashlib.blake2b(exact_key.encode(), digest_size=16).digest()
     if threshold is None:
         return Fingerprint(exact, None, None)
-    signature = minhash(text, threshold)
-    return Fingerprint(exact, signature, band_keys(signature, bands(threshold)[0]))
+    hashes = minhash(text, threshold)
+    return Fingerprint(exact, hashes[:NUM_PERM], band_keys(hashes[NUM_PERM:], bands(threshold)[0]))
 
 
 class NearDuplicates:
@@ -345,8 +400,7 @@ class NearDuplicates:
         self._exact = ExactKeys()
         self.candidates = 0  # first records the band index gave back, for the log
         if threshold is not None:
-            n_bands, rows = bands(threshold)
-            self._firsts = FirstRecords(n_bands * rows)
+            self._firsts = FirstRecords(NUM_PERM)
             self._index = BandIndex()
 
     def _root(self, i: int) -> int:

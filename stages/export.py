@@ -38,7 +38,7 @@ from stages.common.jsonl import JsonlWriter, records_size
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.progress import Progress
-from stages.common.record_chunks import Chunk, decode_chunk, line_chunks
+from stages.common.record_chunks import Chunk, iter_records, line_chunks
 from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
@@ -129,7 +129,7 @@ def export_chunk(
         encode = msgspec.json.Encoder().encode
         out: dict[str, bytearray] = {name: bytearray() for name in formats}
         records = []
-        for record in decode_chunk(chunk, Conversation):
+        for record in iter_records(chunk, Conversation):
             conversation = with_system_prompt(record, system_prompt)
             lines, refused = export_record(conversation, formats)
             for name, line in lines.items():

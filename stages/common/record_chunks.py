@@ -59,12 +59,19 @@ def line_chunks(
 
 
 def decode_chunk(chunk: Chunk, record_type: type[T]) -> list[T]:
-    """The chunk's records; a line that is not one stops the run with its file and line."""
+    """The chunk's records at once, for work that takes them together (a batch of LLM
+    requests); a line that is not one stops the run with its file and line."""
+    return list(iter_records(chunk, record_type))
+
+
+def iter_records(chunk: Chunk, record_type: type[T]) -> Iterator[T]:
+    """The chunk's records one by one, each decoded when it is asked for: a record handled
+    while its objects are still in the cache, then let go. Holding a 1 MB chunk's records
+    at once made curate's judging of them a fifth slower."""
     decoder = msgspec.json.Decoder(record_type)
-    records = []
     for number, data in zip(chunk.numbers, chunk.lines, strict=True):
         try:
-            records.append(decoder.decode(data))
+            record = decoder.decode(data)
         except msgspec.DecodeError as error:
             raise not_a_record(chunk.file, number, record_type, error) from None
-    return records
+        yield record

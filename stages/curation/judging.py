@@ -11,7 +11,7 @@ from typing import NamedTuple
 import msgspec
 
 from schemas.conversation import Conversation
-from stages.common.record_chunks import Chunk, decode_chunk
+from stages.common.record_chunks import Chunk, iter_records
 from stages.curation.filters import Filters, drop_reason
 from stages.curation.near_dup import Fingerprint, fingerprint, label_rank, signature_text
 from stages.curation.sampling import Stratum
@@ -74,8 +74,7 @@ def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str 
 
 
 def judge_chunk(chunk: Chunk, judging: Judging) -> list[str | Candidate]:
-    conversations = decode_chunk(chunk, Conversation)
     return [
         judge(conversation, len(line), judging)
-        for conversation, line in zip(conversations, chunk.lines, strict=True)
+        for conversation, line in zip(iter_records(chunk, Conversation), chunk.lines, strict=True)
     ]

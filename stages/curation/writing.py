@@ -14,7 +14,7 @@ import msgspec
 
 from schemas.conversation import Conversation
 from schemas.reject import Dropped
-from stages.common.record_chunks import Chunk, decode_chunk
+from stages.common.record_chunks import Chunk, iter_records
 from stages.common.rejects import opening
 from stages.common.scrub import Scrubber
 from stages.common.scrub_option import ScrubSettings
@@ -90,7 +90,7 @@ def write_chunk(planned: tuple[Chunk, list[str | Keep]], writing: Writing) -> Wr
         )
         dropped.add(encode(line))
 
-    for conversation, plan in zip(decode_chunk(chunk, Conversation), plans, strict=True):
+    for conversation, plan in zip(iter_records(chunk, Conversation), plans, strict=True):
         if isinstance(plan, str):
             drop(conversation, plan)
             continue

@@ -1,6 +1,7 @@
 """validate: schema and OpenAI checks on real exports, errors with record ids, metrics, plots."""
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +147,19 @@ def test_plot_files_count_sources_types_and_lengths(run, workdir, exported) -> N
 
 
 def test_same_exports_give_the_same_bytes(run, workdir, exported) -> None:
+    """A rerun into an emptied folder, on one worker instead of two, writes every file
+    byte for byte again."""
+    val = workdir / "val"
+
     def outputs() -> dict[Path, bytes]:
-        val = workdir / "val"
         return {p.relative_to(val): p.read_bytes() for p in val.rglob("*") if p.is_file()}
 
-    run_validate(run)
+    run_validate(run, "--jobs", "2")
     first = outputs()
     assert Path("metrics.json") in first and Path("plots/token_lengths.csv") in first
-    run_validate(run)
+    assert json.loads(first[Path("metrics.json")])["tokens"]["train"]["examples"] == 3
+    shutil.rmtree(val)
+    run_validate(run, "--jobs", "1")
     assert first == outputs()
 
 
@@ -229,7 +235,7 @@ def test_a_message_of_a_million_characters_is_counted_not_a_crash(workdir: Path)
     n_lines, errors, report = validate.check_file(path, "openai", {0: "abc"}, max_tokens=100)
     assert n_lines == 1 and [e.reason for e in errors] == ["too_many_tokens"]
     # priming 3, two messages of 3, roles 1 each, "hi" 1, and "word" and " word" 250,000 times
-    assert getattr(report, "tokens_per_example", None) == [3 + 2 * 3 + 2 + 1 + 250_000]
+    assert report is not None and report.tokens_per_example == [3 + 2 * 3 + 2 + 1 + 250_000]
 
 
 def test_empty_files_and_formats_are_warnings_not_errors(run, workdir, exported) -> None:

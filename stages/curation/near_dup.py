@@ -50,7 +50,7 @@ MAX_BANDS = 40
 # mostly at a Jaccard of 0.3-0.7 from each other, which long bands (8 rows at 0.8) rarely
 # match whole, and two of them more rarely still. On the pipeline bench's 771,405 records:
 # 61 million candidates, against 119 million with three of 25 bands of 5 rows (which also
-# visit four times as many rows) and 523 million with one of 32 bands of 9 rows.
+# visit about three times as many rows) and 523 million with one of 32 bands of 9 rows.
 MIN_BAND_HITS = 2
 
 
@@ -113,14 +113,17 @@ def bands(threshold: float) -> tuple[int, int]:
     estimate too, which would raise it."""
     best = (MAX_BANDS, 1)
     for rows in range(1, NUM_PERM + 1):
-        enough = [
-            n_bands
-            for n_bands in range(MIN_BAND_HITS, MAX_BANDS + 1)
-            if band_recall(threshold, n_bands, rows) >= CANDIDATE_RECALL
-        ]
-        if not enough:
+        fewest = next(
+            (
+                n_bands
+                for n_bands in range(MIN_BAND_HITS, MAX_BANDS + 1)
+                if band_recall(threshold, n_bands, rows) >= CANDIDATE_RECALL
+            ),
+            None,
+        )
+        if fewest is None:
             return best
-        best = (enough[0], rows)
+        best = (fewest, rows)
     return best
 
 

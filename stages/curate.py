@@ -281,7 +281,8 @@ def first_pass(
     jobs: int,
 ) -> list[str | Keep]:
     """Per record read, its plan: a drop reason, or what of it is kept."""
-    copies = NearDuplicates(judging.threshold)
+    # The workers keep every core busy: more threads of lookups would spin against them.
+    copies = NearDuplicates(judging.threshold, threads=1 if jobs > 1 else None)
     plans: list[str | Keep] = []
     reads = array("q")  # copies index → read index
     windows = array("q")  # copies index → windows it is cut into (0: none)

@@ -5,6 +5,7 @@ import hashlib
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 from rensa import RMinHash
@@ -263,10 +264,14 @@ def test_a_lone_surrogate_is_hashed_not_fatal() -> None:
     assert np.mean(minhash(cut, 0.8) == minhash(text, 0.8)) > 0.9
 
 
-def test_records_added_in_batches_group_as_added_one_by_one() -> None:
-    """A batch is looked up on all cores against the first records before it, then record
-    by record against the batch's own first records: the groups, and the candidates
-    compared, are those of records added one at a time, whatever the batch sizes."""
+@pytest.mark.parametrize("threads", [None, 1])
+def test_records_added_in_batches_group_as_added_one_by_one(threads: int | None) -> None:
+    """A batch is looked up on the index's threads against the first records before it, then
+    record by record against the batch's own first records: the groups, and the candidates
+    compared, are those of records added one at a time, whatever the batch sizes and the
+    threads; numba's own thread count is left as it was."""
+    every_core = numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(every_core)
     rng = np.random.default_rng(11)
     boilerplate = words("boilerplate", 60)
     texts = []
@@ -279,7 +284,7 @@ def test_records_added_in_batches_group_as_added_one_by_one() -> None:
     one_by_one = NearDuplicates(0.8)
     for record in made:
         one_by_one.add_fingerprint(record, 0)
-    batched, at = NearDuplicates(0.8), 0
+    batched, at = NearDuplicates(0.8, threads=threads), 0
     while at < len(made):
         size = int(rng.integers(1, 200))
         assert batched.add_fingerprints(made[at : at + size], [0] * len(made[at : at + size])) == (
@@ -289,6 +294,7 @@ def test_records_added_in_batches_group_as_added_one_by_one() -> None:
     assert sorted(batched.groups()) == sorted(one_by_one.groups())
     assert batched.candidates == one_by_one.candidates > 0
     assert len(one_by_one.groups()) < 1100  # near copies were found, across batches too
+    assert numba.get_num_threads() == every_core
 
 
 FORKED_CHILD = """

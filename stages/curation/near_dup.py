@@ -180,7 +180,12 @@ class BandIndex:
     MAX_RUN_KEYS = 1 << 22  # 32 MB a run
     KEYS_A_PREFIX = 16  # a run's keys a directory entry, on average: one 64-byte line
 
-    def __init__(self, recent_keys: int = RECENT_KEYS, max_run_keys: int = MAX_RUN_KEYS) -> None:
+    def __init__(
+        self,
+        recent_keys: int = RECENT_KEYS,
+        max_run_keys: int = MAX_RUN_KEYS,
+        threads: int | None = None,
+    ) -> None:
         self._recent_keys = recent_keys
         self._max_run_keys = max_run_keys
         # The runs end to end, largest first; run k is [starts[k], starts[k + 1]).
@@ -199,9 +204,10 @@ class BandIndex:
         self._entry_rows = np.empty(capacity, dtype=np.int32)
         self._chain = np.empty(capacity, dtype=np.int32)  # entry → the key's entry before
         self._n_entries = 0
-        # Per thread of `match`: row → its hits, and the rows counted, during a query.
-        self._counts = np.zeros((numba.get_num_threads(), 1024), dtype=np.uint8)
-        self._touched = np.empty((numba.get_num_threads(), 1024), dtype=np.int32)
+        # Per thread of `match` (default: numba's): row → its hits, and the rows counted.
+        threads = threads or numba.get_num_threads()
+        self._counts = np.zeros((threads, 1024), dtype=np.uint8)
+        self._touched = np.empty((threads, 1024), dtype=np.int32)
 
     def query(self, keys: np.ndarray, min_hits: int = 1) -> np.ndarray:
         """The rows that share at least `min_hits` of the keys, each once, in ascending order."""
@@ -215,19 +221,25 @@ class BandIndex:
         min_hits: int,
         min_equal: int,
     ) -> tuple[np.ndarray, np.ndarray, int]:
-        """For each record (its keys and signature a row), on all cores, the rows that share
+        """For each record (its keys and signature a row), the rows that share
         `min_hits` keys with it and whose signature in `rows_signatures` has `min_equal`
-        hashes of its: (those rows end to end, where record i's start, rows compared)."""
-        return match_batch(
-            self._arrays(),
-            keys,
-            signatures,
-            rows_signatures,
-            self._counts,
-            self._touched,
-            min_hits,
-            min_equal,
-        )
+        hashes of its: (those rows end to end, where record i's start, rows compared), on
+        the index's threads."""
+        previous = numba.get_num_threads()
+        numba.set_num_threads(len(self._counts))
+        try:
+            return match_batch(
+                self._arrays(),
+                keys,
+                signatures,
+                rows_signatures,
+                self._counts,
+                self._touched,
+                min_hits,
+                min_equal,
+            )
+        finally:
+            numba.set_num_threads(previous)
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
         """The index as the compiled lookups take it."""
@@ -394,7 +406,9 @@ def fingerprint(exact_key: str, text: str, threshold: float | None) -> Fingerpri
 class NearDuplicates:
     """Collects conversations in input order; `losers` then names the copies to drop and why."""
 
-    def __init__(self, threshold: float | None) -> None:
+    def __init__(self, threshold: float | None, threads: int | None = None) -> None:
+        """`threads`: of the lookups (default: numba's, every core). One where other
+        processes keep the cores busy: idle OpenMP threads spin, taking the workers' time."""
         self.threshold = threshold
         self.parent = array("q")
         self.exact_group = array("q")  # the first index read with the same exact key
@@ -404,7 +418,7 @@ class NearDuplicates:
         self.candidates = 0  # first records the band index gave back, for the log
         if threshold is not None:
             self._firsts = FirstRecords(NUM_PERM)
-            self._index = BandIndex()
+            self._index = BandIndex(threads=threads)
 
     def _root(self, i: int) -> int:
         while self.parent[i] != i:
@@ -426,7 +440,7 @@ class NearDuplicates:
         return self.add_fingerprints([made], [rank])[0]
 
     def add_fingerprints(self, made: list[Fingerprint], ranks: list[Any]) -> range:
-        """`add_fingerprint` of each, in order. Their lookups run together on all cores
+        """`add_fingerprint` of each, in order. Their lookups run together on the index's threads
         against the first records before them, then one by one against each other's."""
         start = len(self.parent)
         looked_up: list[tuple[int, Fingerprint]] = []

@@ -9,6 +9,7 @@ import re2
 
 from schemas.conversation import FunctionCall, Message, ToolCall
 from stages.common.scrub import Scrubber, own_secret_rules, pii_rules
+from stages.common.secret_rules import any_of
 from stages.curate import main as curate
 from tests.records import conversation, write_conversations
 from tests.secret_corpus import ALL, PERSONAL, SECRETS
@@ -208,6 +209,40 @@ def test_rules_run_on_every_text_skip_only_texts_their_re2_prefilter_rules_out()
             matched = [text for text in samples if rule.pattern.search(text)]
             assert matched, f"no sample for {rule.kind}"
             assert [text for text in matched if not prefilter.search(text)] == []
+
+
+def test_one_scan_for_the_rules_without_keywords_finds_what_each_of_theirs_finds() -> None:
+    """The scrubber scans once for the prefilters of every rule without keywords, and runs
+    them only where that scan finds something: it must find a text wherever one of them
+    does, and the scrubbed text must be what it is with every prefilter run on its own."""
+    scrubber = Scrubber(known_values=["hunter2hunter2"])
+    prefilters = [
+        re2.compile(source)
+        for rules in scrubber.rules.sets
+        for source in rules.always_prefilters()
+        if source is not None
+    ]
+    assert len(prefilters) >= 5  # env values, discord tokens, IPv4, IPv6, phones
+    texts = [
+        *(f"before {text} after" for _, text, _ in ALL),
+        "pass hunter2hunter2 on",
+        "full 2001:0db8:85a3:0000:0000:8a2e:0370:7334 here",
+        "an ordinary line, 12 words, no number to redact",
+    ]
+    for text in texts:
+        found = any(prefilter.search(text) for prefilter in prefilters)
+        assert (scrubber.rules._always.search(text) is not None) == found, text
+    unfiltered = Scrubber(known_values=["hunter2hunter2"])
+    unfiltered.rules._always = None
+    assert [scrubber.text(t) for t in texts] == [unfiltered.text(t) for t in texts]
+    assert "hunter2hunter2" not in scrubber.text("pass hunter2hunter2 on")
+
+
+def test_patterns_joined_keep_their_own_flags() -> None:
+    joined = any_of(["(?i)secret", "token"])
+    assert joined.search("a SECRET") and joined.search("a token")
+    assert not joined.search("a TOKEN")
+    assert any_of(["token", None]) is None and any_of([]) is None
 
 
 def test_a_lone_surrogate_is_kept_and_the_secrets_around_it_are_found() -> None:

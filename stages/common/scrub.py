@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import msgspec
 
 from stages.common.scrub_patterns import PII_RULES, SECRET_RULES
-from stages.common.secret_rules import Rule, RuleSet, Span, gitleaks_rules
+from stages.common.secret_rules import Rule, RuleSet, RuleSets, Span, gitleaks_rules
 
 
 @functools.cache
@@ -60,23 +60,20 @@ class Scrubber:
     def __init__(
         self, *, secrets: bool = True, pii: bool = True, known_values: Iterable[str] = ()
     ) -> None:
-        self.rule_sets = [
-            known_value_rules(known_values),
-            *((gitleaks_rules(), own_secret_rules()) if secrets else ()),
-            *((pii_rules(),) if pii else ()),
-        ]
+        self.rules = RuleSets(
+            [
+                known_value_rules(known_values),
+                *((gitleaks_rules(), own_secret_rules()) if secrets else ()),
+                *((pii_rules(),) if pii else ()),
+            ]
+        )
         self.counts: Counter[str] = Counter()
 
     def spans(self, text: str) -> Iterator[Span]:
         """Every match, overlaps merged: the earliest start names the kind, secrets before PII."""
         text = utf8_safe(text)
-        lowered = text.lower()  # once for every rule set's keyword search
         found = sorted(
-            (
-                (span.start, order, -span.end, span)
-                for order, rules in enumerate(self.rule_sets)
-                for span in rules.spans(text, lowered)
-            ),
+            (span.start, order, -span.end, span) for order, span in self.rules.spans(text)
         )
         current: Span | None = None
         for *_, span in found:

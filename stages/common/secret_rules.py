@@ -160,11 +160,12 @@ def _allowlist(entry: dict[str, Any]) -> Allowlist | None:
 
 
 class RuleSet:
-    """Rules behind one keyword automaton: a rule runs only on text holding one of its
-    keywords (lower case), as in gitleaks; a rule without keywords always runs. Before a
-    rule's Python pattern runs on a text or on the text around its keywords, an RE2 pattern
-    that matches wherever it does must find something there (RE2 scans 30-50 times faster
-    than `re` through the case-insensitive words most rules open with)."""
+    """Rules a text is searched with: a rule runs only on text holding one of its keywords
+    (lower case), as in gitleaks; a rule without keywords always runs. Before a rule's Python
+    pattern runs on a text or on the text around its keywords, an RE2 pattern that matches
+    wherever it does must find something there (RE2 scans 30-50 times faster than `re`
+    through the case-insensitive words most rules open with). The keywords are found by
+    `RuleSets`, for every set at once."""
 
     def __init__(
         self, rules: Iterable[tuple[Rule, Iterable[str]]], allow: Allowlist = NO_ALLOWLIST
@@ -182,61 +183,49 @@ class RuleSet:
                 by_keyword.setdefault(word, []).append(index)
             if not words:
                 self.always.append(index)
-        self._keywords = list(by_keyword)  # keyword number → keyword
+        self.keywords = list(by_keyword)  # keyword number → keyword
         self._keyword_rules = [tuple(indexes) for indexes in by_keyword.values()]
-        # DFAs: three times the speed of the default automaton on these few hundred words.
-        # Most texts are ASCII, whose bytes are its characters: searched as bytes, they need
-        # no map from byte to character offsets (eight bytes a byte of text).
-        dfa = ahocorasick_rs.Implementation.DFA
-        self._automaton, self._ascii_automaton = (
-            (
-                ahocorasick_rs.AhoCorasick(self._keywords, implementation=dfa),
-                ahocorasick_rs.BytesAhoCorasick(
-                    [word.encode() for word in self._keywords], implementation=dfa
-                ),
-            )
-            if by_keyword
-            else (None, None)
-        )
 
-    def spans(self, text: str, lowered: str | None = None) -> Iterator[Span]:
+    def spans(
+        self, text: str, lowered: str, hits: Iterable[tuple[int, int]], always: bool = True
+    ) -> Iterator[Span]:
         """Where each rule finds its kind: a rule with keywords only near where they occur.
-        `lowered` is text.lower(), when the caller has it already."""
-        for index in self.always:
+        `hits`: (keyword number, where it ends in `lowered`, text.lower()), ascending;
+        `always`: False when none of `always_prefilters` is in the text, so no rule without
+        keywords can match there."""
+        for index in self.always if always else ():
             prefilter = self._prefilter(index)
             if prefilter is None or prefilter.search(text):
                 yield from self.rules[index].spans(text, self.allow)
-        if self._automaton is None or self._ascii_automaton is None:
-            return
-        lowered = text.lower() if lowered is None else lowered
-        if lowered.isascii():
-            hits = self._ascii_automaton.find_matches_as_indexes(
-                lowered.encode("ascii"), overlapping=True
-            )
-        else:
-            hits = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
         near: dict[int, list[tuple[int, int]]] = {}
         if len(lowered) != len(text):  # a character whose lower case is longer: look everywhere
-            for keyword, _, _ in hits:
+            for keyword, _ in hits:
                 near.update({i: [(0, len(text))] for i in self._keyword_rules[keyword]})
         else:
             # A text holds a keyword dozens of times: each hit costs one append here, and
             # its rules get the keyword's merged windows.
             ends: defaultdict[int, list[int]] = defaultdict(list)
-            for keyword, _, end in hits:
+            for keyword, end in hits:
                 ends[keyword].append(end)
             for keyword, keyword_ends in ends.items():
-                windows = _keyword_windows(keyword_ends, len(self._keywords[keyword]))
+                windows = _keyword_windows(keyword_ends, len(self.keywords[keyword]))
                 for index in self._keyword_rules[keyword]:
                     near.setdefault(index, []).extend(windows)
         for index in sorted(near):
             yield from self._near(index, text, near[index])
 
+    def always_prefilters(self) -> list[str | None]:
+        """The RE2 pattern of each rule without keywords (None: it has none, it always runs)."""
+        return [self._prefilter_source(index) for index in self.always]
+
+    def _prefilter_source(self, index: int) -> str | None:
+        rule = self.rules[index]
+        return rule.prefilter or re2_superset(rule.pattern)
+
     def _prefilter(self, index: int) -> Any:
         """The rule's RE2 pattern, made when first needed: most rules never meet their keyword."""
         if index not in self._prefilters:
-            rule = self.rules[index]
-            source = rule.prefilter or re2_superset(rule.pattern)
+            source = self._prefilter_source(index)
             self._prefilters[index] = None if source is None else re2.compile(source)
         return self._prefilters[index]
 
@@ -277,6 +266,64 @@ def _keyword_windows(ends: list[int], size: int) -> list[tuple[int, int]]:
         else:
             windows.append((start, end + WINDOW_AFTER))
     return windows
+
+
+def any_of(patterns: Iterable[str | None]) -> Any:
+    """One RE2 pattern that matches wherever one of them does; None when one is None (its
+    rule runs everywhere) or there are none."""
+    sources = list(patterns)
+    if not sources or any(source is None for source in sources):
+        return None
+    return re2.compile("|".join(f"(?:{source})" for source in sources))
+
+
+class RuleSets:
+    """Rule sets searched together, in one pass of one keyword automaton for all their
+    keywords and one RE2 scan for all their rules without keywords: each pass over a text
+    costs about as much as the rules' own work on it, and most texts hold nothing."""
+
+    def __init__(self, sets: Iterable[RuleSet]) -> None:
+        self.sets = list(sets)
+        self._always = any_of(p for rules in self.sets for p in rules.always_prefilters())
+        owners: dict[str, list[tuple[int, int]]] = {}  # keyword → (set, its number there)
+        for number, rules in enumerate(self.sets):
+            for local, word in enumerate(rules.keywords):
+                owners.setdefault(word, []).append((number, local))
+        self._owners = list(owners.values())
+        # DFAs: three times the speed of the default automaton on these few hundred words.
+        # Most texts are ASCII, whose bytes are its characters: searched as bytes, they need
+        # no map from byte to character offsets (eight bytes a byte of text).
+        dfa = ahocorasick_rs.Implementation.DFA
+        self._automaton, self._ascii_automaton = (
+            (
+                ahocorasick_rs.AhoCorasick(list(owners), implementation=dfa),
+                ahocorasick_rs.BytesAhoCorasick(
+                    [word.encode() for word in owners], implementation=dfa
+                ),
+            )
+            if owners
+            else (None, None)
+        )
+
+    def spans(self, text: str) -> Iterator[tuple[int, Span]]:
+        """(the number of the set whose rule found it, the span), set by set."""
+        lowered = text.lower()
+        always = self._always is None or self._always.search(text) is not None
+        hits: list[list[tuple[int, int]]] = [[] for _ in self.sets]
+        if self._automaton is not None and self._ascii_automaton is not None:
+            found = (
+                self._ascii_automaton.find_matches_as_indexes(
+                    lowered.encode("ascii"), overlapping=True
+                )
+                if lowered.isascii()
+                else self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+            )
+            for keyword, _, end in found:
+                for number, local in self._owners[keyword]:
+                    hits[number].append((local, end))
+        for number, rules in enumerate(self.sets):
+            for span in rules.spans(text, lowered, hits[number], always):
+                yield number, span
 
 
 def gitleaks_rule(entry: dict[str, Any]) -> Rule:

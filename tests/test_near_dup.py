@@ -17,6 +17,7 @@ from stages.curation.near_dup import (
     MINHASH_SEED,
     NUM_PERM,
     SHINGLE_BATCH,
+    SHINGLE_CHARS,
     BandIndex,
     Fingerprint,
     NearDuplicates,
@@ -27,6 +28,7 @@ from stages.curation.near_dup import (
     minhash,
     shingles,
 )
+from stages.curation.shingle_hashes import shingle_hashes, utf8_shingle_hashes
 
 
 def words(tag: str, n: int) -> list[str]:
@@ -233,6 +235,17 @@ def test_shingles_are_hashed_from_utf8_bytes_as_rensa_hashes_the_slices(alphabet
         text = "".join(rng.choice(list(alphabet), n))
         slices = [text[i : i + 5] for i in range(len(text) - 4)] if n > 5 else [text]
         assert minhash(text, 0.8).tolist() == rensa_digest(slices, 0.8), n
+
+
+@pytest.mark.parametrize("length", [5, 6, 7, 8, 9, 64, 1001])
+def test_ascii_text_hashes_as_any_utf8_does(length: int) -> None:
+    """ASCII takes a branch-free way (a shingle is 5 bytes there); every one of its hashes
+    must be the one the byte-by-byte way gives, control characters and DEL included."""
+    data = np.random.default_rng(length).integers(0, 0x80, length, dtype=np.uint8)
+    data[0] = 0x7F
+    fast = shingle_hashes(data, SHINGLE_CHARS)
+    assert len(fast) == max(1, length - SHINGLE_CHARS + 1)
+    assert fast.tolist() == utf8_shingle_hashes(data, SHINGLE_CHARS).tolist()
 
 
 @pytest.mark.parametrize("extra", [-1, 0, 1, 3, 4, 5, 9])

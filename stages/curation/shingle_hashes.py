@@ -65,9 +65,38 @@ def _token_hash(data: np.ndarray, start: int, stop: int) -> np.uint64:
 
 
 @njit(cache=True, nogil=True)
+def _ascii_five_hashes(data: np.ndarray) -> np.ndarray:
+    """`shingle_hashes(data, 5)` of ASCII data longer than 5 bytes: each shingle is 5 bytes,
+    so FxHasher reads the 4 bytes at its start and the 4 after its first; branch-free, the
+    loops vectorize."""
+    n = len(data) - 3
+    words = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        words[i] = (
+            np.uint64(data[i])
+            | (np.uint64(data[i + 1]) << np.uint64(8))
+            | (np.uint64(data[i + 2]) << np.uint64(16))
+            | (np.uint64(data[i + 3]) << np.uint64(24))
+        )
+    out = np.empty(n - 1, dtype=np.uint64)
+    for i in range(n - 1):
+        folded = (_multiply_mix(SEED1 ^ words[i], SEED2 ^ words[i + 1]) ^ np.uint64(5)) * FX_K
+        out[i] = (folded << ROTATE) | (folded >> (np.uint64(64) - ROTATE))
+    return out
+
+
+@njit(cache=True, nogil=True)
 def shingle_hashes(data: np.ndarray, width: int) -> np.ndarray:
     """The hash of every run of `width` characters of UTF-8 `data`, or of all of it when it
     is shorter."""
+    if width == 5 and len(data) > 5 and data.max() < 0x80:  # most texts: 2.5 times faster
+        return _ascii_five_hashes(data)
+    return utf8_shingle_hashes(data, width)
+
+
+@njit(cache=True, nogil=True)
+def utf8_shingle_hashes(data: np.ndarray, width: int) -> np.ndarray:
+    """`shingle_hashes` of any UTF-8, a character's bytes found one by one."""
     starts = np.empty(len(data) + 1, dtype=np.int64)
     n_chars = 0
     for at in range(len(data)):

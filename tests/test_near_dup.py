@@ -4,6 +4,7 @@ records only, so that a run of copies costs a comparison a record, not one per c
 import hashlib
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import numba
 import numpy as np
@@ -177,6 +178,12 @@ def test_recent_keys_alike_in_their_low_bits_keep_their_own_rows() -> None:
             assert index.query(np.array([probe << 20], np.uint32)).tolist() == want
 
 
+@pytest.mark.parametrize("threads", [0, -1, numba.config.NUMBA_NUM_THREADS + 1])
+def test_a_thread_count_numba_cannot_run_is_refused_when_the_index_is_made(threads: int) -> None:
+    with pytest.raises(ValueError, match="threads"):
+        BandIndex(threads=threads)
+
+
 def test_a_key_given_twice_for_one_row_counts_once() -> None:
     """Two bands of a record can fold to the same key (once in 4 billion): the row has it
     once, so it is not a candidate on that key twice."""
@@ -277,14 +284,23 @@ def test_a_lone_surrogate_is_hashed_not_fatal() -> None:
     assert np.mean(minhash(cut, 0.8) == minhash(text, 0.8)) > 0.9
 
 
-@pytest.mark.parametrize("threads", [None, 1])
-def test_records_added_in_batches_group_as_added_one_by_one(threads: int | None) -> None:
+@pytest.fixture
+def numba_threads_restored() -> Iterator[None]:
+    yield
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+@pytest.mark.parametrize("threads", [1, numba.config.NUMBA_NUM_THREADS])
+def test_records_added_in_batches_group_as_added_one_by_one(
+    threads: int, numba_threads_restored: None
+) -> None:
     """A batch is looked up on the index's threads against the first records before it, then
     record by record against the batch's own first records: the groups, and the candidates
     compared, are those of records added one at a time, whatever the batch sizes and the
     threads; numba's own thread count is left as it was."""
     every_core = numba.config.NUMBA_NUM_THREADS
-    numba.set_num_threads(every_core)
+    around = every_core if threads == 1 else 1  # numba's own setting, unlike the index's
+    numba.set_num_threads(around)
     rng = np.random.default_rng(11)
     boilerplate = words("boilerplate", 60)
     texts = []
@@ -307,7 +323,7 @@ def test_records_added_in_batches_group_as_added_one_by_one(threads: int | None)
     assert sorted(batched.groups()) == sorted(one_by_one.groups())
     assert batched.candidates == one_by_one.candidates > 0
     assert len(one_by_one.groups()) < 1100  # near copies were found, across batches too
-    assert numba.get_num_threads() == every_core
+    assert numba.get_num_threads() == around
 
 
 FORKED_CHILD = """

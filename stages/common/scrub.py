@@ -38,6 +38,19 @@ def known_value_rules(values: Iterable[str]) -> RuleSet:
     return RuleSet([(Rule("env_secret", pattern, "v", 0.0, (), spans_escapes=True), ())])
 
 
+@functools.cache
+def rule_sets(known_values: tuple[str, ...], secrets: bool, pii: bool) -> RuleSets:
+    """Made once a process for each choice: their keyword automaton takes 1.6 ms to build,
+    and curate makes two scrubbers a chunk."""
+    return RuleSets(
+        [
+            known_value_rules(known_values),
+            *((gitleaks_rules(), own_secret_rules()) if secrets else ()),
+            *((pii_rules(),) if pii else ()),
+        ]
+    )
+
+
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -60,13 +73,7 @@ class Scrubber:
     def __init__(
         self, *, secrets: bool = True, pii: bool = True, known_values: Iterable[str] = ()
     ) -> None:
-        self.rules = RuleSets(
-            [
-                known_value_rules(known_values),
-                *((gitleaks_rules(), own_secret_rules()) if secrets else ()),
-                *((pii_rules(),) if pii else ()),
-            ]
-        )
+        self.rules = rule_sets(tuple(sorted(set(known_values))), secrets, pii)
         self.counts: Counter[str] = Counter()
 
     def spans(self, text: str) -> Iterator[Span]:

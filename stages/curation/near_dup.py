@@ -204,6 +204,8 @@ class BandIndex:
         self._entry_rows = np.empty(capacity, dtype=np.int32)
         self._chain = np.empty(capacity, dtype=np.int32)  # entry → the key's entry before
         self._n_entries = 0
+        if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"threads: {threads}, not 1-{numba.config.NUMBA_NUM_THREADS}")
         # Per thread of `match` (default: numba's): row → its hits, and the rows counted.
         threads = threads or numba.get_num_threads()
         self._counts = np.zeros((threads, 1024), dtype=np.uint8)

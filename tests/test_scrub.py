@@ -215,7 +215,7 @@ def test_one_scan_for_a_sets_rules_without_keywords_finds_what_each_of_theirs_fi
     """The personal-data rules without keywords (IPv4, IPv6, phones) run only where one scan
     for all their prefilters finds something: it must find a text wherever one of theirs does."""
     rules = pii_rules()
-    joined = rules._always_prefilter()
+    joined = rules.joined_prefilter
     prefilters = [rules._prefilter(index) for index in rules.always]
     assert joined is not None and len(prefilters) == 3
     texts = [
@@ -229,7 +229,7 @@ def test_one_scan_for_a_sets_rules_without_keywords_finds_what_each_of_theirs_fi
         assert (joined.search(text) is not None) == found, text
     assert sum(joined.search(text) is not None for text in texts) >= 3
     # One rule without keywords (discord tokens, the secret values) keeps its own scan only.
-    assert own_secret_rules()._always_prefilter() is None
+    assert own_secret_rules().joined_prefilter is None
 
 
 def test_scrubbers_of_one_choice_share_their_rules() -> None:

@@ -28,7 +28,6 @@ _WORD_BOUNDARY = re.compile(r"(?<!\\)((?:\\\\)*)\\b")
 _UNTIL_ESCAPE = re.compile(r'[^\\"]*')
 _GITLEAKS_END = r"""(?:[\x60'"\s;]|\\[nr]|$)"""  # how most rules end a value
 _JSON_SAFE_END = r"""(?:[\x60'"\s;\\]|$)"""
-_UNMADE = object()  # a cached value not made yet
 
 
 class Span(NamedTuple):
@@ -186,12 +185,18 @@ class RuleSet:
                 self.always.append(index)
         self.keywords = list(by_keyword)  # keyword number → keyword
         self._keyword_rules = [tuple(indexes) for indexes in by_keyword.values()]
-        self._joined: Any = _UNMADE
+        # One RE2 pattern for the rules without keywords, where they are several: one scan
+        # instead of one each, and most texts hold none (IP addresses and phone numbers: the
+        # three scans took a quarter of scrubbing's time). Not across sets: joined with the
+        # shape of a token or the user's secret values, RE2's DFA outgrows its memory on hex
+        # and base64 text and scans slower than apart.
+        sources = [self._prefilter_source(index) for index in self.always]
+        self.joined_prefilter = any_of(sources) if len(sources) > 1 else None
 
     def spans(self, text: str, lowered: str, hits: Iterable[tuple[int, int]]) -> Iterator[Span]:
         """Where each rule finds its kind: a rule with keywords only near where they occur.
         `hits`: (keyword number, where it ends in `lowered`, text.lower()), ascending."""
-        joined = self._always_prefilter()
+        joined = self.joined_prefilter
         if joined is None or joined.search(text):
             for index in self.always:
                 prefilter = self._prefilter(index)
@@ -213,17 +218,6 @@ class RuleSet:
                     near.setdefault(index, []).extend(windows)
         for index in sorted(near):
             yield from self._near(index, text, near[index])
-
-    def _always_prefilter(self) -> Any:
-        """One RE2 pattern for the set's rules without keywords, where they are several: one
-        scan instead of one each, and most texts hold none (IP addresses and phone numbers:
-        the three scans took a quarter of scrubbing's time). Not across sets: joined with the
-        shape of a token or the user's secret values, RE2's DFA outgrows its memory on hex
-        and base64 text and scans slower than apart."""
-        if self._joined is _UNMADE:
-            sources = [self._prefilter_source(index) for index in self.always]
-            self._joined = any_of(sources) if len(sources) > 1 else None
-        return self._joined
 
     def _prefilter_source(self, index: int) -> str | None:
         rule = self.rules[index]

@@ -42,7 +42,7 @@ from stages.curation.judging import Judging, judge_chunk
 from stages.curation.near_dup import NearDuplicates, fingerprint
 from stages.curation.sampling import Stratum, ranking
 from stages.curation.windows import window_id
-from stages.curation.writing import KEEP_WHOLE, KEEP_WINDOWED, Keep, Writing, write_chunk
+from stages.curation.writing import KEEP_WHOLE, Keep, Writing, write_chunk
 from stages.formats.vocab import count_o200k
 from stages.validation.openai_checks import MAX_TOKENS_PER_EXAMPLE
 
@@ -309,7 +309,7 @@ def first_pass(
                     offered.append(
                         (verdict.id, strata.setdefault(verdict.stratum, verdict.stratum))
                     )
-                plans.append(KEEP_WINDOWED if verdict.windows else KEEP_WHOLE)
+                plans.append(Keep(verdict.costs) if verdict.costs is not None else KEEP_WHOLE)
     log.info(
         "near-duplicates: %d records looked up among %d groups' first records, %d candidates",
         len(reads),
@@ -340,8 +340,9 @@ def cap(
     within = set(ranked[:max_samples])
     for read, n, record_id, _ in kept:
         over = frozenset(k for k, i in enumerate(sample_ids(record_id, n)) if i not in within)
-        if over:
-            plans[read] = Keep(windowed=n > 0, over_cap=over)
+        plan = plans[read]
+        if over and isinstance(plan, Keep):
+            plans[read] = plan._replace(over_cap=over)
 
 
 def with_plans(

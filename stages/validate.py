@@ -22,7 +22,7 @@ pipeline going and leaves the verdict to the `errors_total` metric.
 import functools
 import logging
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -109,28 +109,28 @@ def check_span(task: SpanCheck, max_tokens: int) -> SpanFindings:
     return SpanFindings(len(lines), errors, report)
 
 
-def line_count(path: Path) -> int:
-    """Lines of a file as `iter_lines` gives them, counted without decoding any."""
-    count, last = 0, b"\n"
+def lines_in(path: Path, span: Span) -> int:
+    """Lines of a span as `read_lines` gives them, counted without decoding any."""
     with open(path, "rb") as handle:
-        while block := handle.read(SPAN_BYTES):
-            count += block.count(b"\n")
-            last = block[-1:]
-    return count + (last != b"\n")
+        handle.seek(span.start)
+        data = handle.read(span.end - span.start)
+    return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
 
 
 class FileSpans:
     """The spans of one export file. Each span's check holds the record ids of its lines, so
     the checks are made one at a time as the workers take them: made all at once, before the
-    first ran, they held every id of every file (most of validate's memory)."""
+    first ran, they held every id of every file (most of validate's memory). The file is read
+    once here, for its newlines (`iter_spans`), its last span twice."""
 
     def __init__(self, path: Path, name: str, ids: Mapping[int, str]) -> None:
         self.path, self.name, self.ids = path, name, ids
-        n_lines = line_count(path)
-        self.complete = all(i in ids for i in range(n_lines))
         spans = list(iter_spans(path, max_line_bytes=sys.maxsize, span_bytes=SPAN_BYTES))
+        spans = [span for span in spans if isinstance(span, Span)] or [Span(0, 0, 1)]
+        n_lines = spans[-1].first_line - 1 + lines_in(path, spans[-1])
+        self.complete = all(i in ids for i in range(n_lines))
         ends = [span.first_line - 1 for span in spans[1:]] + [n_lines]
-        self.spans = list(zip(spans or [Span(0, 0, 1)], ends, strict=True))
+        self.spans = list(zip(spans, ends, strict=True))
         self.size = sum(span.end - span.start for span, _ in self.spans)
 
     def __len__(self) -> int:
@@ -200,26 +200,26 @@ class Findings:
     def check_formats(
         self, folders: list[Path], max_tokens: int, progress: Progress, jobs: int
     ) -> None:
-        """Every file of every format, its spans checked on `jobs` processes, in order."""
-        plan: list[tuple[Path, str, FileSpans]] = []
+        """Every file of every format, its spans checked on `jobs` processes, in order. A
+        file is cut into spans as the workers reach it, while they check the files before."""
         places = self.metadata.places
-        for folder in folders:
-            if folder.name in LINE_SCHEMAS:
-                for split in SPLITS:
-                    path = folder / f"{split}.jsonl"
-                    if path.exists():
-                        plan.append(
-                            (
-                                path,
-                                split,
-                                FileSpans(path, folder.name, places.get((folder.name, split), {})),
-                            )
-                        )
-        tasks = (task for _, _, checks in plan for task in checks)
+        files = [
+            (path, folder.name)
+            for folder in folders
+            if folder.name in LINE_SCHEMAS
+            for path in (folder / f"{split}.jsonl" for split in SPLITS)
+            if path.exists()
+        ]
+        planned: deque[FileSpans] = deque()
+
+        def tasks() -> Iterator[SpanCheck]:
+            for path, name in files:
+                planned.append(FileSpans(path, name, places.get((name, path.stem), {})))
+                yield from planned[-1]
+
         results = ordered_map(
-            functools.partial(check_span, max_tokens=max_tokens), tasks, jobs=jobs
+            functools.partial(check_span, max_tokens=max_tokens), tasks(), jobs=jobs
         )
-        checked = iter(plan)
         for folder in folders:
             name = folder.name
             if name not in LINE_SCHEMAS:
@@ -235,8 +235,9 @@ class Findings:
                     missing = format_error(provenance_path(path), 0, "", "$", "missing_file", "")
                     found = [msgspec.structs.replace(missing, format=name)]
                 else:
-                    _, _, checks = next(checked)
-                    spans = [next(results) for _ in range(len(checks))]
+                    first = next(results)  # the file's spans are planned by now
+                    checks = planned.popleft()
+                    spans = [first, *(next(results) for _ in range(len(checks) - 1))]
                     progress.update(checks.size)
                     file_ids = places.get((name, split), {})
                     lines[split], found, report = file_findings(

@@ -12,6 +12,7 @@ from stages import export, validate
 from stages.common.hashing import messages_id
 from stages.common.stats import json_bytes
 from stages.curate import main
+from stages.curation import tokens, windows
 from stages.curation.tokens import conversation_tokens
 from stages.curation.windows import window_id
 from stages.formats.contract import clean_conversation, trained_messages
@@ -139,3 +140,23 @@ def test_windows_are_the_same_bytes_on_every_run(run, workdir: Path) -> None:
     curate(run, workdir, record, "--max-tokens", "8000")
     assert (workdir / "cur" / "train.jsonl").read_bytes() == first
     assert first.count(b"\n") > 3
+
+
+def test_the_second_pass_cuts_windows_by_the_first_passs_counts(
+    run, workdir: Path, monkeypatch
+) -> None:
+    """A windowed record's messages are counted once, in the first pass; the second cuts the
+    same windows by those counts (only a message it shortens is counted again)."""
+    record = session(steps=30, words_per_output=400)
+    want = curate(run, workdir, record, "--max-tokens", "8000", "--jobs", "1")
+    counted: list[int] = []
+    count = tokens.message_tokens
+
+    def counting(message: Message) -> int:
+        counted.append(1)
+        return count(message)
+
+    monkeypatch.setattr(tokens, "message_tokens", counting)
+    monkeypatch.setattr(windows, "message_tokens", counting)
+    assert curate(run, workdir, record, "--max-tokens", "8000", "--jobs", "1") == want
+    assert len(want) > 3 and len(counted) == len(record.messages)

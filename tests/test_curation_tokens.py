@@ -10,7 +10,8 @@ from stages.common.record_chunks import Chunk
 from stages.curation import judging as judging_module
 from stages.curation.filters import Filters
 from stages.curation.judging import Candidate, Judging, judge_chunk
-from stages.curation.tokens import conversation_tokens, tokens_bound
+from stages.curation.tokens import conversation_tokens, message_costs, tokens_bound
+from stages.validation.openai_checks import count_tokens
 from tests.records import conversation
 
 EMOJI, CJK, ACCENTED = "\U0001f600", "\u4e2d\u6587", "\u00e9t\u00e9"
@@ -60,6 +61,20 @@ def test_a_records_tokens_never_exceed_its_lines_bound(name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("name", CASES)
+def test_a_conversation_counts_as_validate_counts_its_line_from_its_messages_counts(
+    name: str,
+) -> None:
+    """curate counts each message once and adds them up: the sum is validate's count of the
+    whole line."""
+    record = CASES[name]
+    line = {"messages": msgspec.to_builtins(record.messages)}
+    if record.tools:
+        line["tools"] = msgspec.to_builtins(record.tools)
+    assert conversation_tokens(record) == count_tokens(line)
+    assert conversation_tokens(record, message_costs(record)) == count_tokens(line)
+
+
 def chunk_of(*records: Conversation) -> Chunk:
     lines = [msgspec.json.encode(r) for r in records]
     return Chunk("c.jsonl", list(range(1, len(lines) + 1)), lines, sum(map(len, lines)))
@@ -73,7 +88,7 @@ def test_a_record_its_size_shows_to_fit_is_not_counted(monkeypatch) -> None:
     def counted(_: Conversation) -> int:
         raise AssertionError("counted")
 
-    monkeypatch.setattr(judging_module, "conversation_tokens", counted)
+    monkeypatch.setattr(judging_module, "message_costs", counted)
     [verdict] = judge_chunk(chunk_of(conversation("sell my fish")), judging(Filters()))
     assert isinstance(verdict, Candidate) and verdict.windows == 0
 

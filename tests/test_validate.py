@@ -322,6 +322,31 @@ def test_outputs_do_not_depend_on_workers_or_spans(run, workdir, exported, monke
     assert split == whole
 
 
+@pytest.mark.parametrize(
+    "text",
+    [b"", b"\n", b"a\nb\n", b"a\nb", b"\xef\xbb\xbfa\n\nlast", b"x" * 50 + b"\n" + b"y" * 70],
+    ids=["empty", "one blank", "ended", "unended", "bom and blank", "long lines"],
+)
+@pytest.mark.parametrize("span_bytes", [1, 8, 1 << 20])
+def test_a_files_spans_end_at_the_lines_read_lines_gives(
+    tmp_path, monkeypatch, text: bytes, span_bytes: int
+) -> None:
+    """The spans cover every line once, the last one ending at the file's last line, so
+    that the ids of a complete metadata line up with the lines however the file is cut."""
+    monkeypatch.setattr("stages.validate.SPAN_BYTES", span_bytes)
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(text)
+    with validate.open_lines(path) as handle:
+        numbers = [line.number for line in validate.read_lines(handle, None)]
+    ids = {n - 1: f"r{n}" for n in numbers}
+    spans = validate.FileSpans(path, "openai", ids)
+    covered = [n for span, end in spans.spans for n in range(span.first_line, end + 1)]
+    assert covered == numbers
+    assert spans.complete
+    assert [i for check in spans for i in check.in_order or []] == [ids[n - 1] for n in numbers]
+    assert not validate.FileSpans(path, "openai", {}).complete or not numbers
+
+
 def test_line_places_read_like_the_dict_of_line_to_id() -> None:
     ids = ["r0", "r1", "r2", "r3", "r4"]
     placements = [(0, 0), (2, 1), (2, 2), (-1, 3), (10**12, 4)]  # a repeat, two corrupt lines

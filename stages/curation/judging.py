@@ -6,6 +6,7 @@ its windows). Only these small things go back to the main process, which feeds t
 candidates to `NearDuplicates` in input order.
 """
 
+from array import array
 from typing import NamedTuple
 
 import msgspec
@@ -15,7 +16,7 @@ from stages.common.record_chunks import Chunk, iter_records
 from stages.curation.filters import Filters, drop_reason
 from stages.curation.near_dup import Fingerprint, fingerprint, label_rank, signature_text
 from stages.curation.sampling import Stratum
-from stages.curation.tokens import conversation_tokens, tokens_bound
+from stages.curation.tokens import conversation_tokens, message_costs, tokens_bound
 from stages.curation.windows import Unfittable, windows
 from stages.dedupe import dedupe_key, normalized_contents
 
@@ -36,6 +37,7 @@ class Candidate(NamedTuple):
     id: str
     windows: int  # how many windows it is cut into; 0: kept whole
     stratum: Stratum
+    costs: array | None  # a windowed record's message_costs, for the second pass to cut by
 
 
 def stratum(conversation: Conversation) -> Stratum:
@@ -49,14 +51,15 @@ def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str 
     if conversation.id in judging.excluded:
         return "excluded_by_hand"
     counted = judging.filters.counts_tokens or tokens_bound(line_bytes) > judging.budget
-    tokens = conversation_tokens(conversation) if counted else None
+    costs = message_costs(conversation) if counted else None
+    tokens = conversation_tokens(conversation, costs) if costs is not None else None
     reason = drop_reason(conversation, tokens, judging.filters)
     if reason is not None:
         return reason
     count = 0
-    if tokens is not None and tokens > judging.budget:
+    if costs is not None and tokens is not None and tokens > judging.budget:
         try:
-            count = len(windows(conversation, judging.budget))
+            count = len(windows(conversation, judging.budget, costs))
         except Unfittable:
             return "unfittable"
     contents = normalized_contents(conversation)
@@ -70,6 +73,7 @@ def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str 
         conversation.id,
         count,
         stratum(conversation),
+        costs if count else None,
     )
 
 

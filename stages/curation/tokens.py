@@ -5,7 +5,8 @@ each message and the tool definitions on their own), so windows can be sized by 
 message counts without rendering every candidate window.
 """
 
-from typing import Any
+from array import array
+from collections.abc import Sequence
 
 import msgspec
 
@@ -31,12 +32,18 @@ def tools_tokens(tools: list[Tool]) -> int:
     return count_tokens({"tools": msgspec.to_builtins(tools)}) - PRIMING if tools else 0
 
 
-def conversation_tokens(conversation: Conversation) -> int:
-    """The count validate gives the conversation written as one OpenAI line."""
-    example: dict[str, Any] = {"messages": msgspec.to_builtins(conversation.messages)}
-    if conversation.tools:
-        example["tools"] = msgspec.to_builtins(conversation.tools)
-    return count_tokens(example)
+def message_costs(conversation: Conversation) -> array:
+    """Each message's `message_tokens`: counted once, they give the conversation's count and
+    cut its windows, in both of curate's passes."""
+    return array("q", map(message_tokens, conversation.messages))
+
+
+def conversation_tokens(conversation: Conversation, costs: Sequence[int] | None = None) -> int:
+    """The count validate gives the conversation written as one OpenAI line; `costs`: its
+    `message_costs`, when the caller has them."""
+    if costs is None:
+        costs = message_costs(conversation)
+    return PRIMING + sum(costs) + tools_tokens(conversation.tools)
 
 
 def tokens_bound(line_bytes: int) -> int:

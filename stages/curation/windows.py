@@ -15,13 +15,21 @@ record's own original when it has one, which keeps its split) and where its own 
 (docs/contract.md: the views without a mask leave the context out).
 """
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import msgspec
 
 from schemas.conversation import Conversation, Message
 from stages.common.hashing import content_id
-from stages.curation.tokens import PRIMING, decode, message_tokens, text_tokens, tools_tokens
+from stages.curation.tokens import (
+    PRIMING,
+    decode,
+    message_costs,
+    message_tokens,
+    text_tokens,
+    tools_tokens,
+)
 from stages.formats.contract import problem_turn
 
 MARKER = "\n[... {n} tokens cut by curate ...]\n"
@@ -75,9 +83,10 @@ def _units(messages: list[Message], first: int) -> list[list[int]]:
     return units
 
 
-def _fit_unit(messages: list[Message], unit: list[int], limit: int) -> int:
-    """Shrink the unit's largest texts, tool outputs and prompts before replies, to `limit`."""
-    costs = {i: message_tokens(messages[i]) for i in unit}
+def _fit_unit(messages: list[Message], unit: list[int], limit: int, counted: Sequence[int]) -> int:
+    """Shrink the unit's largest texts, tool outputs and prompts before replies, to `limit`
+    (`counted`: each message's tokens as it was)."""
+    costs = {i: counted[i] for i in unit}
     while (excess := sum(costs.values()) - limit) > 0:
         texts = [i for i in unit if messages[i].content and costs[i] > MIN_SHRINK_TOKENS]
         if not texts:
@@ -90,18 +99,22 @@ def _fit_unit(messages: list[Message], unit: list[int], limit: int) -> int:
     return sum(costs.values())
 
 
-def windows(conversation: Conversation, max_tokens: int) -> list[Conversation]:
+def windows(
+    conversation: Conversation, max_tokens: int, costs: Sequence[int] | None = None
+) -> list[Conversation]:
     """The windows of a conversation over `max_tokens`; raises Unfittable when none can hold
-    one of its turns."""
+    one of its turns. `costs`: its `message_costs`, when the caller has them."""
     messages = list(conversation.messages)
+    if costs is None:
+        costs = message_costs(conversation)
     budget = max_tokens - PRIMING - tools_tokens(conversation.tools)
     first = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
-    system = sum(message_tokens(m) for m in messages[:first])
+    system = sum(costs[:first])
     half = (budget - system) // 2
     if half < MIN_UNIT_TOKENS:
         raise Unfittable
     units = [
-        Unit(u[0], u[-1] + 1, _fit_unit(messages, u, half), messages[u[0]].role)
+        Unit(u[0], u[-1] + 1, _fit_unit(messages, u, half, costs), messages[u[0]].role)
         for u in _units(messages, first)
     ]
     out: list[Conversation] = []

@@ -7,6 +7,7 @@ returns its counts, which the main process adds up. A sample is scrubbed as its 
 line, as ingest scrubs (one search over the record, not one per field).
 """
 
+from array import array
 from collections import Counter
 from typing import NamedTuple
 
@@ -25,13 +26,18 @@ from stages.curation.windows import windows
 class Keep(NamedTuple):
     """A record kept: whole or cut into windows, less the samples the cap leaves out."""
 
-    windowed: bool
+    # A windowed record's message_costs, counted in the first pass: the windows are cut
+    # again by them without counting again. None: kept whole.
+    costs: array | None = None
     over_cap: frozenset[int] = frozenset()  # indices of its samples past max_samples
+
+    @property
+    def windowed(self) -> bool:
+        return self.costs is not None
 
 
 # Shared by every record the cap leaves whole: the main process holds no object per record.
-KEEP_WHOLE = Keep(windowed=False)
-KEEP_WINDOWED = Keep(windowed=True)
+KEEP_WHOLE = Keep()
 
 
 class Writing(msgspec.Struct, frozen=True):
@@ -97,7 +103,9 @@ def write_chunk(planned: tuple[Chunk, list[str | Keep]], writing: Writing) -> Wr
         split_key = conversation.meta.original or conversation.id
         held_out = in_validation(split_key, writing.seed, writing.validation_fraction)
         out = validation if held_out else train
-        samples = windows(conversation, writing.budget) if plan.windowed else [conversation]
+        samples = (
+            windows(conversation, writing.budget, plan.costs) if plan.windowed else [conversation]
+        )
         for index, sample in enumerate(samples):
             if index in plan.over_cap:
                 drop(sample, "over_max_samples")

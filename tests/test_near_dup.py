@@ -332,13 +332,12 @@ import numpy as np
 from stages.curation.near_dup import FirstRecords
 signatures = np.random.default_rng(0).integers(0, 2**32, (40, 128), dtype=np.uint32)
 rows = FirstRecords(128)
-for i in range(10):
-    rows.add(i, signatures[i])
+rows.add(list(range(10)), signatures[:10])
 if os.fork() == 0:
     sys.exit(0)  # a normal exit runs the finalizers of every object the child inherited
 os.wait()
-for i in range(10, 40):
-    rows.add(i, signatures[i])
+for i in range(10, 40, 3):
+    rows.add(list(range(i, min(i + 3, 40))), signatures[i : i + 3])
 print(sum(rows.confirmed(np.array([i]), signatures[i], 128) == [i] for i in range(40)))
 """
 

@@ -73,7 +73,9 @@ def export_record(
         try:
             [lines[name]] = FORMATS[name](conversation)
         except Unexportable as refusal:
-            refused[name] = refusal
+            # Its traceback holds this frame, which holds `refused`: a cycle a record, freed
+            # only by the collector (which a stage runs rarely: common/cli.py).
+            refused[name] = refusal.with_traceback(None)
     return lines, refused
 
 

@@ -2,6 +2,7 @@
 as provenance, --strict."""
 
 import contextlib
+import gc
 import inspect
 import logging
 import os
@@ -23,6 +24,10 @@ F = Callable[..., Any]
 # Loggers of the HTTP stack under the openai client: `httpx2` (the openai 3.x line) or `httpx`
 # log one INFO line per request, a thousand lines in a run that shows a progress bar anyway.
 QUIET_LOGGERS = ("httpx", "httpx2", "openai")
+# A stage makes millions of short-lived objects (decoded records) and next to no cycles: at
+# Python's default (700, 10, 10) the collector ran thousands of times a chunk, scanning the
+# records still held, and took over a quarter of enrich's time (tests/bench/README.md#pipeline).
+GC_THRESHOLDS = (10_000, 20, 10)
 
 
 class StageCommand(click.Command):
@@ -91,6 +96,7 @@ class StageCommand(click.Command):
                     formatter.write(f"{' ' * (formatter.current_indent + 2)}{line}\n")
 
     def invoke(self, ctx: click.Context) -> Any:
+        gc.set_threshold(*GC_THRESHOLDS)  # workers fork from here and keep it
         try:
             with self._outputs(ctx.params.get("out_dir")):
                 return super().invoke(ctx)

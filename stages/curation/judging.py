@@ -52,12 +52,12 @@ def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str 
         return "excluded_by_hand"
     counted = judging.filters.counts_tokens or tokens_bound(line_bytes) > judging.budget
     costs = message_costs(conversation) if counted else None
-    tokens = conversation_tokens(conversation, costs) if costs is not None else None
+    tokens = None if costs is None else conversation_tokens(conversation, costs)
     reason = drop_reason(conversation, tokens, judging.filters)
     if reason is not None:
         return reason
     count = 0
-    if costs is not None and tokens is not None and tokens > judging.budget:
+    if tokens is not None and tokens > judging.budget:  # counted: `costs` are at hand
         try:
             count = len(windows(conversation, judging.budget, costs))
         except Unfittable:

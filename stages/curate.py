@@ -351,8 +351,8 @@ def with_plans(
     """Each chunk with the plans of its records (the chunks of the first pass, cut again)."""
     start = 0
     for chunk in chunks:
-        yield chunk, plans[start : start + len(chunk.lines)]
-        start += len(chunk.lines)
+        yield chunk, plans[start : start + chunk.records]
+        start += chunk.records
 
 
 if __name__ == "__main__":

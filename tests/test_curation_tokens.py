@@ -1,12 +1,14 @@
 """curate counts a record's tokens only where its line's size cannot prove that it fits: the
 bound must hold for every record a line can carry, and the filters that count still count."""
 
+from pathlib import Path
+
 import msgspec
 import pytest
 
 from schemas.conversation import Conversation, FunctionCall, FunctionDef, Message, Tool, ToolCall
 from stages.common.hashing import messages_id
-from stages.common.record_chunks import Chunk
+from stages.common.record_chunks import Chunk, line_chunks
 from stages.curation import judging as judging_module
 from stages.curation.filters import Filters
 from stages.curation.judging import Candidate, Judging, judge_chunk
@@ -75,34 +77,38 @@ def test_a_conversation_counts_as_validate_counts_its_line_from_its_messages_cou
     assert conversation_tokens(record, message_costs(record)) == count_tokens(line)
 
 
-def chunk_of(*records: Conversation) -> Chunk:
-    lines = [msgspec.json.encode(r) for r in records]
-    return Chunk("c.jsonl", list(range(1, len(lines) + 1)), lines, sum(map(len, lines)))
+def chunk_of(folder: Path, *records: Conversation) -> Chunk:
+    path = folder / "c.jsonl"
+    path.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in records))
+    [chunk] = line_chunks([path], max_records=len(records))
+    return chunk
 
 
 def judging(filters: Filters, budget: int = 28672) -> Judging:
     return Judging(filters, budget, 0.8, frozenset(), frozenset())
 
 
-def test_a_record_its_size_shows_to_fit_is_not_counted(monkeypatch) -> None:
+def test_a_record_its_size_shows_to_fit_is_not_counted(monkeypatch, tmp_path) -> None:
     def counted(_: Conversation) -> int:
         raise AssertionError("counted")
 
     monkeypatch.setattr(judging_module, "message_costs", counted)
-    [verdict] = judge_chunk(chunk_of(conversation("sell my fish")), judging(Filters()))
+    [verdict] = judge_chunk(chunk_of(tmp_path, conversation("sell my fish")), judging(Filters()))
     assert isinstance(verdict, Candidate) and verdict.windows == 0
 
 
-def test_the_token_filters_still_count_every_record() -> None:
+def test_the_token_filters_still_count_every_record(tmp_path) -> None:
     short = conversation("sell my fish")
-    assert judge_chunk(chunk_of(short), judging(Filters(min_tokens=10_000))) == ["tokens_below_min"]
-    assert judge_chunk(chunk_of(short), judging(Filters(max_total_tokens=5))) == [
+    assert judge_chunk(chunk_of(tmp_path, short), judging(Filters(min_tokens=10_000))) == [
+        "tokens_below_min"
+    ]
+    assert judge_chunk(chunk_of(tmp_path, short), judging(Filters(max_total_tokens=5))) == [
         "tokens_above_max"
     ]
 
 
-def test_a_record_past_the_bound_is_counted_and_kept_whole_when_it_fits() -> None:
+def test_a_record_past_the_bound_is_counted_and_kept_whole_when_it_fits(tmp_path) -> None:
     long = conversation("word " * 1500)  # about 1,500 tokens, a line of over 7,500 bytes
     assert tokens_bound(len(msgspec.json.encode(long))) > 2000 > conversation_tokens(long)
-    [verdict] = judge_chunk(chunk_of(long), judging(Filters(), budget=2000))
+    [verdict] = judge_chunk(chunk_of(tmp_path, long), judging(Filters(), budget=2000))
     assert isinstance(verdict, Candidate) and verdict.windows == 0

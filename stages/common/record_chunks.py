@@ -1,12 +1,14 @@
-"""Stage outputs read as chunks of raw lines, for stages that work on all cores.
+"""Stage outputs read as chunks of lines, for stages that work on all cores.
 
-The main process only cuts the input into chunks (lines copied out of the file, nothing
-decoded); a worker decodes its chunk, does the stage's work and hands back encoded
-lines, which the main process writes in input order (`parallel.ordered_map`), or, when
-they are many times the input (export), writes them itself (`chunk_files`). Chunks end
-at a number of records or of bytes, whichever comes first, so memory stays bounded
-whatever the size of a conversation, and where they end depends on the input alone:
-the output is the same for any number of workers.
+The main process only cuts the input into chunks: it reads the lines to count them and
+hands on where each chunk lies, decoding and sending none of them (pickling them through a
+pipe cost it more than reading them). A worker reads its chunk's lines itself
+(`chunk_lines`), decodes them, does the stage's work and hands back encoded lines, which
+the main process writes in input order (`parallel.ordered_map`), or, when they are many
+times the input (export), writes them itself (`chunk_files`). Chunks end at a number of
+records or of bytes, whichever comes first, so memory stays bounded whatever the size of a
+conversation, and where they end depends on the input alone: the output is the same for any
+number of workers.
 """
 
 from collections.abc import Iterable, Iterator
@@ -15,7 +17,7 @@ from typing import NamedTuple, TypeVar
 
 import msgspec
 
-from stages.common.jsonl import iter_lines, not_a_record, record_files
+from stages.common.jsonl import Line, not_a_record, open_lines, read_lines, record_files
 from stages.common.progress import Progress
 
 T = TypeVar("T")
@@ -23,9 +25,13 @@ CHUNK_BYTES = 4 << 20  # per chunk: enough work that handing it to a worker cost
 
 
 class Chunk(NamedTuple):
+    """Where a chunk's lines lie: bytes `start` to `end` of `file`, from line `first_line`."""
+
     file: str
-    numbers: list[int]  # the line number of each record
-    lines: list[bytes]
+    start: int
+    end: int
+    first_line: int
+    records: int  # its non-blank lines
     size: int  # bytes of input covered, blank lines included, for a progress bar
 
 
@@ -36,26 +42,38 @@ def line_chunks(
     max_bytes: int = CHUNK_BYTES,
     progress: Progress | None = None,
 ) -> Iterator[Chunk]:
-    """The non-blank lines of stage outputs (files, or folders of parts), in chunks."""
+    """The chunks of stage outputs (files, or folders of parts), in order. A line's size
+    counts its newline, and a byte order mark counts for nothing."""
     for path in paths:
         for file in record_files(path):
-            numbers: list[int] = []
-            lines: list[bytes] = []
-            size = 0
-            for line in iter_lines(file, max_line_bytes=None):
-                size += len(line.data) + 1
-                if not line.blank:
-                    numbers.append(line.number)
-                    lines.append(line.data)
-                if len(lines) >= max_records or size >= max_bytes:
-                    yield Chunk(str(file), numbers, lines, size)
-                    if progress is not None:
-                        progress.update(size)
-                    numbers, lines, size = [], [], 0
-            if size:
-                yield Chunk(str(file), numbers, lines, size)
+            for chunk in file_chunks(file, max_records, max_bytes):
+                yield chunk
                 if progress is not None:
-                    progress.update(size)
+                    progress.update(chunk.size)
+
+
+def file_chunks(file: Path, max_records: int, max_bytes: int) -> Iterator[Chunk]:
+    """One file's chunks: its lines are read to find where they end, and let go."""
+    with open_lines(file) as handle:
+        start, first_line, records, size = 0, 1, 0, 0
+        for line in read_lines(handle, None):
+            records += not line.blank
+            size += len(line.data) + 1
+            if records >= max_records or size >= max_bytes:
+                end = handle.tell()
+                yield Chunk(str(file), start, end, first_line, records, size)
+                start, first_line, records, size = end, line.number + 1, 0, 0
+        if size:
+            yield Chunk(str(file), start, handle.tell(), first_line, records, size)
+
+
+def chunk_lines(chunk: Chunk) -> Iterator[Line]:
+    """The chunk's non-blank lines, read from its file (in the worker that handles it)."""
+    with open_lines(chunk.file) as handle:
+        handle.seek(chunk.start)
+        for line in read_lines(handle, None, chunk.first_line, chunk.end - chunk.start):
+            if not line.blank:
+                yield line
 
 
 def decode_chunk(chunk: Chunk, record_type: type[T]) -> list[T]:
@@ -68,10 +86,16 @@ def iter_records(chunk: Chunk, record_type: type[T]) -> Iterator[T]:
     """The chunk's records one by one, each decoded when it is asked for: a record handled
     while its objects are still in the cache, then let go. Holding a 1 MB chunk's records
     at once made curate's judging of them a fifth slower."""
-    decoder = msgspec.json.Decoder(record_type)
-    for number, data in zip(chunk.numbers, chunk.lines, strict=True):
-        try:
-            record = decoder.decode(data)
-        except msgspec.DecodeError as error:
-            raise not_a_record(chunk.file, number, record_type, error) from None
+    for _, record in sized_records(chunk, record_type):
         yield record
+
+
+def sized_records(chunk: Chunk, record_type: type[T]) -> Iterator[tuple[int, T]]:
+    """`iter_records`, each with the bytes of its line."""
+    decoder = msgspec.json.Decoder(record_type)
+    for line in chunk_lines(chunk):
+        try:
+            record = decoder.decode(line.data)
+        except msgspec.DecodeError as error:
+            raise not_a_record(chunk.file, line.number, record_type, error) from None
+        yield len(line.data), record

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import msgspec
 
 from schemas.conversation import Conversation
-from stages.common.record_chunks import Chunk, iter_records
+from stages.common.record_chunks import Chunk, sized_records
 from stages.curation.filters import Filters, drop_reason
 from stages.curation.near_dup import Fingerprint, fingerprint, label_rank, signature_text
 from stages.curation.sampling import Stratum
@@ -79,6 +79,6 @@ def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str 
 
 def judge_chunk(chunk: Chunk, judging: Judging) -> list[str | Candidate]:
     return [
-        judge(conversation, len(line), judging)
-        for conversation, line in zip(iter_records(chunk, Conversation), chunk.lines, strict=True)
+        judge(conversation, size, judging)
+        for size, conversation in sized_records(chunk, Conversation)
     ]

@@ -2,6 +2,7 @@
 records only, so that a run of copies costs a comparison a record, not one per copy."""
 
 import hashlib
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from rensa import RMinHash
 
+from stages.curation.band_kernels import merge_last_runs
 from stages.curation.near_dup import (
     BAND_SEED,
     CANDIDATE_RECALL,
@@ -122,15 +124,12 @@ SPREAD = np.unique(
 
 
 @pytest.mark.parametrize("spread", [False, True], ids=["small keys", "spread keys"])
-@pytest.mark.parametrize("max_run_keys", [BandIndex.MAX_RUN_KEYS, 40])
-def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(
-    max_run_keys: int, spread: bool
-) -> None:
-    """Small dicts: the keys go through many runs and merges (and, capped, many full runs),
-    runs of directories of 1 to 64 prefixes; rows share keys on purpose."""
+def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(spread: bool) -> None:
+    """Small dicts: the keys go through many runs and merges, runs of directories of 1 to 64
+    prefixes; rows share keys on purpose."""
     rng = np.random.default_rng(5)
     key_of = SPREAD if spread else np.arange(70, dtype=np.uint32)
-    index, given = BandIndex(recent_keys=7, max_run_keys=max_run_keys), []
+    index, given = BandIndex(recent_keys=7), []
     for row in range(400):
         # many rows share each key; key 0, like a log's boilerplate, is given to every third
         keys = rng.choice(np.arange(1, 60), 3 - (row % 3 == 0), replace=False)
@@ -145,9 +144,21 @@ def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(
     every = key_of
     assert index.query(every, 3).tolist() == list(range(400))
     runs = np.diff(index._starts).tolist()
-    assert max(runs) <= max_run_keys and (max_run_keys > 1000 or len(runs) > 5)
-    prefixes = np.diff(index._dir_starts) - 1
-    assert max(prefixes) == (32 if max_run_keys > 1000 else 2)
+    assert all(4 * last < before for before, last in itertools.pairwise(runs))  # all merged
+    assert max(np.diff(index._dir_starts) - 1) == 32  # the largest run's
+
+
+@pytest.mark.parametrize(("before", "last"), [(0, 5), (5, 0), (1, 1), (40, 10), (10, 40)])
+def test_two_runs_merge_in_place_as_a_stable_sort_would(before: int, last: int) -> None:
+    rng = np.random.default_rng(before * 100 + last)
+    keys = np.concatenate([np.sort(rng.integers(0, 12, n)) for n in (before, last)])
+    keys = np.concatenate([[7, 7], keys, [3]]).astype(np.uint32)  # bytes around the runs
+    rows = np.arange(len(keys), dtype=np.int32)
+    order = 2 + np.argsort(keys[2 : 2 + before + last], kind="stable")
+    want_keys, want_rows = keys.copy(), rows.copy()
+    want_keys[2 : 2 + before + last], want_rows[2 : 2 + before + last] = keys[order], order
+    merge_last_runs(keys, rows, 2, 2 + before, 2 + before + last)
+    assert keys.tolist() == want_keys.tolist() and rows.tolist() == want_rows.tolist()
 
 
 def test_rows_behind_boilerplate_keys_count_only_with_enough_other_keys() -> None:

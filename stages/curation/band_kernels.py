@@ -59,6 +59,25 @@ def count_run_rows(
 
 
 @njit(cache=True, nogil=True)
+def merge_last_runs(run_keys: np.ndarray, run_rows: np.ndarray, big: int, small: int, end: int):
+    """Merge the sorted run [small, end) into the sorted run [big, small) before it, in
+    place: the smaller run is copied aside and the two are merged from their ends, into
+    the end of the space they share. A key's rows stay in order, the older run's first."""
+    aside_keys = run_keys[small:end].copy()
+    aside_rows = run_rows[small:end].copy()
+    i, j = small - 1, len(aside_keys) - 1
+    for out in range(end - 1, big - 1, -1):
+        if j < 0:
+            break  # the older run's keys left are where they belong
+        if i >= big and run_keys[i] > aside_keys[j]:
+            run_keys[out], run_rows[out] = run_keys[i], run_rows[i]
+            i -= 1
+        else:
+            run_keys[out], run_rows[out] = aside_keys[j], aside_rows[j]
+            j -= 1
+
+
+@njit(cache=True, nogil=True)
 def rows_counted(counts: np.ndarray, touched: np.ndarray, n_touched: int, min_hits: int):
     """The touched rows counted at least `min_hits` times, ascending; every count is reset
     to 0 for the next record."""

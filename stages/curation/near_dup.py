@@ -35,6 +35,7 @@ from stages.curation.band_kernels import (
     count_shared_keys,
     fold_bands,
     match_batch,
+    merge_last_runs,
     similar_rows,
 )
 from stages.curation.exact_keys import ExactKeys
@@ -171,28 +172,26 @@ class BandIndex:
     """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys
     are entries of an open-addressed table of bounded size; when it is full they become a
     sorted run, appended to the runs' keys and rows (one pair of arrays, end to end). A run
-    at least a quarter of the size of the one before is merged into it, so there are few
-    runs and each key is copied a few times in all; runs stop growing at MAX_RUN_KEYS, since
-    a merge holds both runs and their copy at once. Each run has a directory: where its keys
-    of each leading-bits prefix start (about KEYS_A_PREFIX keys a prefix, 4 bytes each), so
-    that a key is found within a cache line or two of the run instead of by a binary search
-    over all of it (a third of a lookup's time, one that finds few rows). (rensa's LSH, or
-    one of Python dicts, costs about 2 KB a record.) A query counts each row's hits in a
-    byte (a record has at most MAX_BANDS keys), all in one compiled call: a repetitive log
-    gives a record hundreds of rows."""
+    at least a quarter of the size of the one before is merged into it, in place, so there
+    are few runs (each searched for every key looked up) and each key is copied a few times
+    in all; a merge holds a copy of the smaller run only. Each run has a directory: where
+    its keys of each leading-bits prefix start (about KEYS_A_PREFIX keys a prefix, 4 bytes
+    each), so that a key is found within a cache line or two of the run instead of by a
+    binary search over all of it (a third of a lookup's time, one that finds few rows).
+    (rensa's LSH, or one of Python dicts, costs about 2 KB a record.) A query counts each
+    row's hits in a byte (a record has at most MAX_BANDS keys), all in one compiled call: a
+    repetitive log gives a record hundreds of rows."""
 
     RECENT_KEYS = 1 << 16  # keys in the table before they become a run: a few MB
-    MAX_RUN_KEYS = 1 << 22  # 32 MB a run
+    GROW_KEYS = 1 << 20  # the runs' arrays grow by 8 MB at least
     KEYS_A_PREFIX = 16  # a run's keys a directory entry, on average: one 64-byte line
 
     def __init__(
         self,
         recent_keys: int = RECENT_KEYS,
-        max_run_keys: int = MAX_RUN_KEYS,
         threads: int | None = None,
     ) -> None:
         self._recent_keys = recent_keys
-        self._max_run_keys = max_run_keys
         # The runs end to end, largest first; run k is [starts[k], starts[k + 1]).
         self._run_keys = np.empty(0, dtype=np.uint32)
         self._run_rows = np.empty(0, dtype=np.int32)
@@ -286,15 +285,10 @@ class BandIndex:
         self._append_run(keys[order], self._entry_rows[: self._n_entries][order])
         self._slots.fill(EMPTY)
         self._n_entries = 0
-        while len(self._starts) > 2 and self._mergeable(
-            self._starts[-2] - self._starts[-3], self._starts[-1] - self._starts[-2]
+        while len(self._starts) > 2 and (
+            4 * (self._starts[-1] - self._starts[-2]) >= self._starts[-2] - self._starts[-3]
         ):
-            big, small, end = self._starts[-3], self._starts[-2], self._starts[-1]
-            small_keys, small_rows = self._run_keys[small:end], self._run_rows[small:end]
-            at = np.searchsorted(self._run_keys[big:small], small_keys, side="right")
-            merged_keys = np.insert(self._run_keys[big:small], at, small_keys)
-            merged_rows = np.insert(self._run_rows[big:small], at, small_rows)
-            self._run_keys[big:end], self._run_rows[big:end] = merged_keys, merged_rows
+            merge_last_runs(self._run_keys, self._run_rows, *self._starts[-3:])
             del self._starts[-2]
         self._starts_array = np.array(self._starts, dtype=np.int64)
         self._direct_last_run()
@@ -318,15 +312,12 @@ class BandIndex:
         """Runs grow in place by whole runs (`resize` remaps pages, as FirstRecords' rows)."""
         end = self._starts[-1]
         if end + len(keys) > len(self._run_keys):
-            size = max(end + len(keys), len(self._run_keys) + self._max_run_keys // 4)
+            size = max(end + len(keys), len(self._run_keys) + self.GROW_KEYS)
             self._run_keys.resize(size, refcheck=False)
             self._run_rows.resize(size, refcheck=False)
         self._run_keys[end : end + len(keys)] = keys
         self._run_rows[end : end + len(keys)] = rows
         self._starts.append(end + len(keys))
-
-    def _mergeable(self, before: int, last: int) -> bool:
-        return 4 * last >= before and before + last <= self._max_run_keys
 
 
 class FirstRecords:

@@ -294,12 +294,12 @@ def first_pass(
             inputs, max_records=CHUNK_RECORDS, max_bytes=CHUNK_BYTES, progress=progress
         )
         for judged in ordered_map(work, chunks, jobs=jobs):
-            stats.add("read", len(judged))
-            candidates = [verdict for verdict in judged if not isinstance(verdict, str)]
+            stats.add("read", len(judged.verdicts))
             copies.add_fingerprints(
-                [c.fingerprint for c in candidates], [c.rank for c in candidates]
+                judged.fingerprints,
+                [verdict.rank for verdict in judged.verdicts if not isinstance(verdict, str)],
             )
-            for verdict in judged:
+            for verdict in judged.verdicts:
                 if isinstance(verdict, str):
                     plans.append(sys.intern(verdict))
                     continue

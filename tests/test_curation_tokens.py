@@ -12,6 +12,7 @@ from stages.common.record_chunks import Chunk, line_chunks
 from stages.curation import judging as judging_module
 from stages.curation.filters import Filters
 from stages.curation.judging import Candidate, Judging, judge_chunk
+from stages.curation.near_dup import NUM_PERM
 from stages.curation.tokens import conversation_tokens, message_costs, tokens_bound
 from stages.validation.openai_checks import count_tokens
 from tests.records import conversation
@@ -93,22 +94,26 @@ def test_a_record_its_size_shows_to_fit_is_not_counted(monkeypatch, tmp_path) ->
         raise AssertionError("counted")
 
     monkeypatch.setattr(judging_module, "message_costs", counted)
-    [verdict] = judge_chunk(chunk_of(tmp_path, conversation("sell my fish")), judging(Filters()))
+    [verdict] = judge_chunk(
+        chunk_of(tmp_path, conversation("sell my fish")), judging(Filters())
+    ).verdicts
     assert isinstance(verdict, Candidate) and verdict.windows == 0
 
 
 def test_the_token_filters_still_count_every_record(tmp_path) -> None:
     short = conversation("sell my fish")
-    assert judge_chunk(chunk_of(tmp_path, short), judging(Filters(min_tokens=10_000))) == [
-        "tokens_below_min"
-    ]
-    assert judge_chunk(chunk_of(tmp_path, short), judging(Filters(max_total_tokens=5))) == [
-        "tokens_above_max"
-    ]
+    for filters, reason in (
+        (Filters(min_tokens=10_000), "tokens_below_min"),
+        (Filters(max_total_tokens=5), "tokens_above_max"),
+    ):
+        judged = judge_chunk(chunk_of(tmp_path, short), judging(filters))
+        assert judged.verdicts == [reason] and judged.fingerprints.exact == []
 
 
 def test_a_record_past_the_bound_is_counted_and_kept_whole_when_it_fits(tmp_path) -> None:
     long = conversation("word " * 1500)  # about 1,500 tokens, a line of over 7,500 bytes
     assert tokens_bound(len(msgspec.json.encode(long))) > 2000 > conversation_tokens(long)
-    [verdict] = judge_chunk(chunk_of(tmp_path, long), judging(Filters(), budget=2000))
+    judged = judge_chunk(chunk_of(tmp_path, long), judging(Filters(), budget=2000))
+    [verdict] = judged.verdicts
     assert isinstance(verdict, Candidate) and verdict.windows == 0
+    assert judged.fingerprints.signatures.shape == (1, NUM_PERM)

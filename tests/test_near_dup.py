@@ -30,6 +30,7 @@ from stages.curation.near_dup import (
     fingerprint,
     minhash,
     shingles,
+    stacked,
 )
 from stages.curation.shingle_hashes import shingle_hashes, utf8_shingle_hashes
 
@@ -327,9 +328,9 @@ def test_records_added_in_batches_group_as_added_one_by_one(
     batched, at = NearDuplicates(0.8, threads=threads), 0
     while at < len(made):
         size = int(rng.integers(1, 200))
-        assert batched.add_fingerprints(made[at : at + size], [0] * len(made[at : at + size])) == (
-            range(at, min(at + size, len(made)))
-        )
+        assert batched.add_fingerprints(
+            stacked(made[at : at + size]), [0] * len(made[at : at + size])
+        ) == (range(at, min(at + size, len(made))))
         at += size
     assert sorted(batched.groups()) == sorted(one_by_one.groups())
     assert batched.candidates == one_by_one.candidates > 0

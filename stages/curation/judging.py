@@ -14,7 +14,14 @@ import msgspec
 from schemas.conversation import Conversation
 from stages.common.record_chunks import Chunk, sized_records
 from stages.curation.filters import Filters, drop_reason
-from stages.curation.near_dup import Fingerprint, fingerprint, label_rank, signature_text
+from stages.curation.near_dup import (
+    Fingerprint,
+    Fingerprints,
+    fingerprint,
+    label_rank,
+    signature_text,
+    stacked,
+)
 from stages.curation.sampling import Stratum
 from stages.curation.tokens import conversation_tokens, message_costs, tokens_bound
 from stages.curation.windows import Unfittable, windows
@@ -32,7 +39,6 @@ class Judging(msgspec.Struct, frozen=True):
 
 
 class Candidate(NamedTuple):
-    fingerprint: Fingerprint
     rank: tuple[int, int, float, int]
     id: str
     windows: int  # how many windows it is cut into; 0: kept whole
@@ -44,10 +50,12 @@ def stratum(conversation: Conversation) -> Stratum:
     return (conversation.source, conversation.labels.example_type or "unlabelled")
 
 
-def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str | Candidate:
-    """A drop reason, or the candidate the record (read from a line of `line_bytes`) is. A
-    record the annotations exclude is dropped before any filter looks at it. Its tokens are
-    counted only where a filter or the budget needs them."""
+def judge(
+    conversation: Conversation, line_bytes: int, judging: Judging
+) -> str | tuple[Candidate, Fingerprint]:
+    """A drop reason, or the candidate the record (read from a line of `line_bytes`) is and
+    its fingerprint. A record the annotations exclude is dropped before any filter looks at
+    it. Its tokens are counted only where a filter or the budget needs them."""
     if conversation.id in judging.excluded:
         return "excluded_by_hand"
     counted = judging.filters.counts_tokens or tokens_bound(line_bytes) > judging.budget
@@ -63,22 +71,34 @@ def judge(conversation: Conversation, line_bytes: int, judging: Judging) -> str 
         except Unfittable:
             return "unfittable"
     contents = normalized_contents(conversation)
-    return Candidate(
-        fingerprint(
-            dedupe_key(conversation, contents),
-            signature_text(conversation, contents),
-            judging.threshold,
-        ),
+    made = fingerprint(
+        dedupe_key(conversation, contents),
+        signature_text(conversation, contents),
+        judging.threshold,
+    )
+    candidate = Candidate(
         label_rank(conversation, conversation.id in judging.hand_labelled),
         conversation.id,
         count,
         stratum(conversation),
         costs if count else None,
     )
+    return candidate, made
 
 
-def judge_chunk(chunk: Chunk, judging: Judging) -> list[str | Candidate]:
-    return [
-        judge(conversation, size, judging)
-        for size, conversation in sized_records(chunk, Conversation)
-    ]
+class JudgedChunk(NamedTuple):
+    verdicts: list[str | Candidate]  # a record's drop reason, or the candidate it is
+    fingerprints: Fingerprints  # of the candidates, in order
+
+
+def judge_chunk(chunk: Chunk, judging: Judging) -> JudgedChunk:
+    verdicts: list[str | Candidate] = []
+    made: list[Fingerprint] = []
+    for size, conversation in sized_records(chunk, Conversation):
+        verdict = judge(conversation, size, judging)
+        if isinstance(verdict, str):
+            verdicts.append(verdict)
+        else:
+            verdicts.append(verdict[0])
+            made.append(verdict[1])
+    return JudgedChunk(verdicts, stacked(made))

@@ -406,6 +406,24 @@ def fingerprint(exact_key: str, text: str, threshold: float | None) -> Fingerpri
     return Fingerprint(exact, hashes[:NUM_PERM], band_keys(hashes[NUM_PERM:], bands(threshold)[0]))
 
 
+class Fingerprints(NamedTuple):
+    """The fingerprints of a batch of records, a row of each array a record: a worker sends
+    them as three objects, not three a record (pickling each record's two arrays took a
+    tenth of curate's workers' time). Only the low 16 bits of a signature are ever compared."""
+
+    exact: list[bytes]
+    signatures: np.ndarray | None  # uint16, (records, NUM_PERM)
+    keys: np.ndarray | None  # (records, bands)
+
+
+def stacked(made: list[Fingerprint]) -> Fingerprints:
+    exact = [record.exact for record in made]
+    if not made or made[0].signature is None:
+        return Fingerprints(exact, None, None)
+    signatures = np.stack([record.signature for record in made]).astype(np.uint16)
+    return Fingerprints(exact, signatures, np.stack([record.keys for record in made]))
+
+
 class NearDuplicates:
     """Collects conversations in input order; `losers` then names the copies to drop and why."""
 
@@ -440,32 +458,33 @@ class NearDuplicates:
 
     def add_fingerprint(self, made: Fingerprint, rank: Any) -> int:
         """`add`, with the record's `fingerprint` at this threshold."""
-        return self.add_fingerprints([made], [rank])[0]
+        return self.add_fingerprints(stacked([made]), [rank])[0]
 
-    def add_fingerprints(self, made: list[Fingerprint], ranks: list[Any]) -> range:
+    def add_fingerprints(self, made: Fingerprints, ranks: list[Any]) -> range:
         """`add_fingerprint` of each, in order. Their lookups run together on the index's threads
         against the first records before them, then one by one against each other's."""
         start = len(self.parent)
-        looked_up: list[tuple[int, Fingerprint]] = []
-        firsts = self._exact.first_readers([record.exact for record in made], start)
-        for record, rank, first in zip(made, ranks, firsts, strict=True):
+        looked_up: list[int] = []  # of the batch, the records that are their exact key's first
+        firsts = self._exact.first_readers(made.exact, start)
+        for k, (rank, first) in enumerate(zip(ranks, firsts, strict=True)):
             index = len(self.parent)
             self.parent.append(index)
             self.ranks.append(self._rank_values.setdefault(rank, rank))
             self.exact_group.append(first)
             if first != index:
                 self._union(index, first)
-            elif record.signature is not None and record.keys is not None:
-                looked_up.append((index, record))
-        if looked_up:
-            self._look_up(looked_up)
+            else:
+                looked_up.append(k)
+        if looked_up and made.signatures is not None and made.keys is not None:
+            self._look_up(
+                [start + k for k in looked_up], made.keys[looked_up], made.signatures[looked_up]
+            )
         return range(start, len(self.parent))
 
-    def _look_up(self, records: list[tuple[int, Fingerprint]]) -> None:
-        """Join each record to the groups whose first record it is like; a record like none
-        starts a group, and the records after it in the batch are compared with it too."""
-        keys = np.stack([record.keys for _, record in records])
-        signatures = np.stack([record.signature for _, record in records]).astype(np.uint16)
+    def _look_up(self, records: list[int], keys: np.ndarray, signatures: np.ndarray) -> None:
+        """Join each record (its index, band keys and signature) to the groups whose first
+        record it is like; a record like none starts a group, and the records after it in
+        the batch are compared with it too."""
         needed = min_equal(self.threshold, signatures.shape[1])
         found, starts, compared = self._index.match(
             keys, signatures.astype(np.uint8), self._firsts.filters, MIN_BAND_HITS, needed
@@ -475,7 +494,7 @@ class NearDuplicates:
         batch_signatures = np.empty_like(signatures)
         batch_records: list[int] = []
         started: list[int] = []  # of the batch, the records that start a group
-        for k, (index, _) in enumerate(records):
+        for k, index in enumerate(records):
             passed = found[starts[k] : starts[k + 1]]
             for row in self._firsts.confirmed(passed, signatures[k], needed):
                 self._union(index, self._firsts.records[row])

@@ -2,7 +2,12 @@
 
 import jsonschema
 
-from stages.common.schema_validator import SchemaValidator, schema_validator
+from stages.common.schema_validator import (
+    RECENT_SCHEMAS,
+    SchemaValidator,
+    _by_identity,
+    schema_validator,
+)
 
 SCHEMA = {
     "type": "object",
@@ -46,3 +51,15 @@ def test_a_value_with_no_json_counterpart_goes_to_jsonschema() -> None:
 
 def test_one_validator_per_distinct_schema() -> None:
     assert schema_validator(dict(SCHEMA)) is schema_validator(dict(SCHEMA))
+    other = {**SCHEMA, "required": ["count"]}
+    assert schema_validator(other) is not schema_validator(SCHEMA)
+
+
+def test_schemas_made_per_request_are_not_all_held() -> None:
+    """Each request's own schema dict: the validator is shared by content, and only the
+    last RECENT_SCHEMAS dicts stay alive for their identity."""
+    made = [dict(SCHEMA) for _ in range(3 * RECENT_SCHEMAS)]
+    validators = {id(schema_validator(schema)) for schema in made}
+    assert len(validators) == 1
+    held = sum(any(schema is kept for kept, _ in _by_identity.values()) for schema in made)
+    assert held == RECENT_SCHEMAS

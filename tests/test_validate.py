@@ -349,15 +349,17 @@ def test_a_files_spans_end_at_the_lines_read_lines_gives(
 
 
 def test_line_places_read_like_the_dict_of_line_to_id() -> None:
-    ids = ["r0", "r1", "r2", "r3", "r4"]
-    placements = [(0, 0), (2, 1), (2, 2), (-1, 3), (10**12, 4)]  # a repeat, two corrupt lines
+    ids = [f"r{i}" for i in range(8)]
+    # the next lines in order, repeats (of the last line and of one before), a gap, and two
+    # corrupt lines
+    placements = [(0, 0), (1, 1), (1, 2), (3, 3), (4, 4), (0, 5), (-1, 6), (10**12, 7)]
     places = LinePlaces(ids)
     expected: dict[int, str] = {}
     for line, position in placements:
         places.place(line, position)
         expected[line] = ids[position]
-    assert dict(places) == expected and len(places) == len(expected) == 4
-    assert 1 not in places and places.get(1) is None and places[2] == "r2"
+    assert dict(places) == expected and len(places) == len(expected) == 6
+    assert 2 not in places and places.get(2) is None and places[1] == "r2" and places[0] == "r5"
 
 
 def test_tool_definitions_count_as_their_compact_json_each_time() -> None:

@@ -38,7 +38,10 @@ class LinePlaces(Mapping[int, str]):
 
     def place(self, line: int, position: int) -> None:
         positions = self._positions
-        if 0 <= line < len(positions) + MAX_GAP:
+        if line == len(positions):  # the next line, as a format writes them: most placements
+            positions.append(position)
+            self._count += 1
+        elif 0 <= line < len(positions) + MAX_GAP:
             if line >= len(positions):
                 positions.extend([NONE] * (line + 1 - len(positions)))
             self._count += positions[line] == NONE
@@ -78,10 +81,12 @@ class MetadataIndex:
     def add(self, record: RecordMetadata) -> None:
         split = record.split
         ids = self.ids.setdefault(split, [])
+        position = len(ids)
         for name, line in record.lines.items():
-            if (name, split) not in self.places:
-                self.places[name, split] = LinePlaces(ids)
-            self.places[name, split].place(line, len(ids))
+            places = self.places.get((name, split))
+            if places is None:
+                places = self.places[name, split] = LinePlaces(ids)
+            places.place(line, position)
         ids.append(record.id)
         self.records[split] += 1
         self.sources[record.source or "unlabelled", split] += 1

@@ -290,6 +290,15 @@ def test_a_pair_is_one_from_exactly_the_threshold_share_of_equal_hashes(flip: in
         assert (copies.groups() == [[0, 1]]) is joined, equal
 
 
+def test_exact_copies_only_group_by_their_exact_key() -> None:
+    """At no threshold a fingerprint has no arrays: a batch of them groups exact copies."""
+    made = [fingerprint(key, f"text {i}", None) for i, key in enumerate("abab")]
+    assert stacked(made).signatures is None
+    copies = NearDuplicates(None)
+    assert copies.add_fingerprints(stacked(made), [0] * 4) == range(4)
+    assert sorted(copies.groups()) == [[0, 2], [1, 3]] and copies.signatures_kept == 0
+
+
 def test_a_lone_surrogate_is_hashed_not_fatal() -> None:
     text = " ".join(words("surrogate", 200))
     cut = text[:900] + "\ud83d" + text[900:]  # what a cut `\ud83d` escape leaves

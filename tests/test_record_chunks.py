@@ -30,7 +30,7 @@ def test_records_come_one_by_one_and_a_bad_line_stops_at_its_file_and_line(tmp_p
     path.write_bytes(record(0) + b"\n\n" + record(1) + b'\n{"id": "c2"}\n' + record(3) + b"\n")
     [chunk] = line_chunks([path], max_records=10)
     records = iter_records(chunk, Conversation)
-    assert [next(records).id, next(records).id] == ["c0", "c1"]  # before the bad line is read
+    assert [next(records).id, next(records).id] == ["c0", "c1"]  # before the bad line is decoded
     with pytest.raises(UserError, match=rf"{path}:4: not a Conversation record"):
         next(records)
     with pytest.raises(UserError, match=rf"{path}:4: not a Conversation record"):
@@ -90,3 +90,22 @@ def test_chunks_are_cut_where_a_line_reader_cuts_them(
     ]
     assert all(len(list(chunk_lines(chunk))) == chunk.records for chunk in chunks)
     assert [c.start for c in chunks[1:]] == [c.end for c in chunks[:-1]]
+    assert not chunks or (chunks[0].start, chunks[-1].end) == (0, path.stat().st_size)
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: data.replace(b"\n", b"\n\n", 1),  # a line moved on by one byte
+        lambda data: b"\n".join(record(i) for i in range(5, 10)) + b"\n",  # other records
+    ],
+    ids=["truncated", "shifted", "replaced"],
+)
+def test_a_file_changed_after_it_was_cut_stops_the_run(tmp_path, rewrite) -> None:
+    path = tmp_path / "conversations.jsonl"
+    path.write_bytes(b"".join(record(i) + b"\n" for i in range(5)))
+    [chunk] = line_chunks([path], max_records=10)
+    path.write_bytes(rewrite(path.read_bytes()))
+    with pytest.raises(UserError, match=rf"{path}: changed while this stage read it"):
+        list(iter_records(chunk, Conversation))

@@ -2,6 +2,7 @@
 
 import jsonschema
 
+from stages.common import schema_validator as schema_validator_module
 from stages.common.schema_validator import (
     RECENT_SCHEMAS,
     SchemaValidator,
@@ -53,6 +54,17 @@ def test_one_validator_per_distinct_schema() -> None:
     assert schema_validator(dict(SCHEMA)) is schema_validator(dict(SCHEMA))
     other = {**SCHEMA, "required": ["count"]}
     assert schema_validator(other) is not schema_validator(SCHEMA)
+
+
+def test_a_schema_asked_for_again_is_not_hashed_again(monkeypatch) -> None:
+    schema = {**SCHEMA, "title": "asked twice"}
+    first = schema_validator(schema)
+    monkeypatch.setattr(schema_validator_module, "content_hash", hashed_again)
+    assert schema_validator(schema) is first
+
+
+def hashed_again(_: object) -> str:
+    raise AssertionError("hashed again")
 
 
 def test_schemas_made_per_request_are_not_all_held() -> None:

@@ -13,7 +13,7 @@ from stages import export, validate
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.stats import json_bytes
 from stages.formats.vocab import count_o200k
-from stages.validation.metadata_index import LinePlaces
+from stages.validation.metadata_index import MAX_GAP, LinePlaces
 from stages.validation.openai_checks import count_tokens, default_epochs
 from stages.validation.summary import bucket, length_histogram, percentile, token_summary
 from tests.conftest import read_jsonl
@@ -360,6 +360,18 @@ def test_line_places_read_like_the_dict_of_line_to_id() -> None:
         expected[line] = ids[position]
     assert dict(places) == expected and len(places) == len(expected) == 6
     assert 2 not in places and places.get(2) is None and places[1] == "r2" and places[0] == "r5"
+
+
+def test_a_line_placed_aside_is_one_line_once_the_positions_reach_it() -> None:
+    """Placed past the gap (corrupt metadata), a line is kept aside; when later lines bring
+    the positions to it, it moves into them, replaced by a later placement of its own."""
+    far = MAX_GAP + 5
+    places = LinePlaces([f"r{i}" for i in range(5)])
+    for line, position in [(far, 0), (far + 1, 1), (0, 2), (MAX_GAP, 3), (far + 1, 4)]:
+        places.place(line, position)
+    expected = {0: "r2", MAX_GAP: "r3", far: "r0", far + 1: "r4"}
+    assert sorted(places) == sorted(expected) and len(places) == 4
+    assert {line: places[line] for line in places} == expected and far in places
 
 
 def test_tool_definitions_count_as_their_compact_json_each_time() -> None:

@@ -165,7 +165,7 @@ def iter_spans(
 ) -> Iterator[Span | Oversize]:
     """Where a file's runs of whole lines lie, and the lines too long to keep, in file order.
 
-    Copies nothing: only newlines are looked for and counted, in one reused
+    Decodes nothing: only newlines are looked for and counted, in one reused
     buffer, far faster than workers parse; each worker then reads its own span
     (`read_span_lines`).
     """

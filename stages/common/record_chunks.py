@@ -19,6 +19,7 @@ import msgspec
 
 from stages.common.jsonl import Line, not_a_record, open_lines, read_lines, record_files
 from stages.common.progress import Progress
+from stages.common.user_error import UserError
 
 T = TypeVar("T")
 CHUNK_BYTES = 4 << 20  # per chunk: enough work that handing it to a worker costs little
@@ -67,13 +68,22 @@ def file_chunks(file: Path, max_records: int, max_bytes: int) -> Iterator[Chunk]
             yield Chunk(str(file), start, handle.tell(), first_line, records, size)
 
 
-def chunk_lines(chunk: Chunk) -> Iterator[Line]:
-    """The chunk's non-blank lines, read from its file (in the worker that handles it)."""
+def chunk_lines(chunk: Chunk) -> list[Line]:
+    """The chunk's non-blank lines, read from its file (in the worker that handles it). A
+    file changed since it was cut (another run rewriting the stage's input) stops the run
+    before any of them is used: they are not the lines counted."""
     with open_lines(chunk.file) as handle:
         handle.seek(chunk.start)
-        for line in read_lines(handle, None, chunk.first_line, chunk.end - chunk.start):
-            if not line.blank:
-                yield line
+        lines = read_lines(handle, None, chunk.first_line, chunk.end - chunk.start)
+        kept = [line for line in lines if not line.blank]
+        read = handle.tell() - chunk.start
+    if len(kept) == chunk.records and read == chunk.end - chunk.start:
+        return kept
+    raise UserError(
+        f"{chunk.file}: changed while this stage read it (from line {chunk.first_line}: "
+        f"{len(kept)} records in {read} bytes, {chunk.records} in {chunk.end - chunk.start} "
+        "when it was cut); rerun the stage once its input is written"
+    )
 
 
 def decode_chunk(chunk: Chunk, record_type: type[T]) -> list[T]:
@@ -91,7 +101,7 @@ def iter_records(chunk: Chunk, record_type: type[T]) -> Iterator[T]:
 
 
 def sized_records(chunk: Chunk, record_type: type[T]) -> Iterator[tuple[int, T]]:
-    """`iter_records`, each with the bytes of its line."""
+    """`iter_records`, each with the bytes of its line (its newline not counted)."""
     decoder = msgspec.json.Decoder(record_type)
     for line in chunk_lines(chunk):
         try:

@@ -48,13 +48,13 @@ def schema_validator(schema: dict[str, Any]) -> SchemaValidator:
     validating). The schemas asked for last are found by identity first: a task asks with
     the same dict for every reply, and hashing its JSON each time was a fourteenth of
     enrich's work. A schema is never changed once made."""
-    seen = _by_identity.get(id(schema))
-    if seen is not None and seen[0] is schema:
-        return seen[1]
-    digest = content_hash(schema)
-    if digest not in _built:
-        _built[digest] = SchemaValidator(schema)
-    _by_identity[id(schema)] = (schema, _built[digest])  # held: its id is not reused
+    seen = _by_identity.pop(id(schema), None)  # a dict held here: its id is its own
+    if seen is None:
+        digest = content_hash(schema)
+        if digest not in _built:
+            _built[digest] = SchemaValidator(schema)
+        seen = (schema, _built[digest])
+    _by_identity[id(schema)] = seen  # the latest last: the least recent goes first
     while len(_by_identity) > RECENT_SCHEMAS:
         del _by_identity[next(iter(_by_identity))]
-    return _built[digest]
+    return seen[1]

@@ -61,8 +61,8 @@ def count_run_rows(
 @njit(cache=True, nogil=True)
 def merge_last_runs(run_keys: np.ndarray, run_rows: np.ndarray, big: int, small: int, end: int):
     """Merge the sorted run [small, end) into the sorted run [big, small) before it, in
-    place: the smaller run is copied aside and the two are merged from their ends, into
-    the end of the space they share. A key's rows stay in order, the older run's first."""
+    place: the later run is copied aside and the two are merged from their ends, into the
+    end of the space they share. A key's rows stay in order, the older run's first."""
     aside_keys = run_keys[small:end].copy()
     aside_rows = run_rows[small:end].copy()
     i, j = small - 1, len(aside_keys) - 1

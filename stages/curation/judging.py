@@ -93,12 +93,13 @@ class JudgedChunk(NamedTuple):
 
 def judge_chunk(chunk: Chunk, judging: Judging) -> JudgedChunk:
     verdicts: list[str | Candidate] = []
-    made: list[Fingerprint] = []
+    fingerprints: list[Fingerprint] = []
     for size, conversation in sized_records(chunk, Conversation):
         verdict = judge(conversation, size, judging)
         if isinstance(verdict, str):
             verdicts.append(verdict)
         else:
-            verdicts.append(verdict[0])
-            made.append(verdict[1])
-    return JudgedChunk(verdicts, stacked(made))
+            candidate, made = verdict
+            verdicts.append(candidate)
+            fingerprints.append(made)
+    return JudgedChunk(verdicts, stacked(fingerprints))

@@ -169,18 +169,19 @@ def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:
 
 
 class BandIndex:
-    """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys
-    are entries of an open-addressed table of bounded size; when it is full they become a
-    sorted run, appended to the runs' keys and rows (one pair of arrays, end to end). A run
-    at least a quarter of the size of the one before is merged into it, in place, so there
-    are few runs (each searched for every key looked up) and each key is copied a few times
-    in all; a merge holds a copy of the smaller run only. Each run has a directory: where
-    its keys of each leading-bits prefix start (about KEYS_A_PREFIX keys a prefix, 4 bytes
-    each), so that a key is found within a cache line or two of the run instead of by a
-    binary search over all of it (a third of a lookup's time, one that finds few rows).
-    (rensa's LSH, or one of Python dicts, costs about 2 KB a record.) A query counts each
-    row's hits in a byte (a record has at most MAX_BANDS keys), all in one compiled call: a
-    repetitive log gives a record hundreds of rows."""
+    """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys are
+    entries of an open-addressed table of bounded size; when it is full they become a sorted
+    run, appended to the runs' keys and rows (one pair of arrays, end to end). A run at
+    least a quarter of the size of the one before is merged into it, in place, so there are
+    few runs (each searched for every key looked up) and each key is copied a few times in
+    all; a merge holds a copy of the later run only (at most about the size of the one
+    before it). Each run has a directory: where its keys of each leading-bits prefix start
+    (about KEYS_A_PREFIX keys a prefix, 4 bytes each), so that a key is found within a cache
+    line or two of the run instead of by a binary search over all of it (a third of a
+    lookup's time, one that finds few rows). (rensa's LSH, or one of Python dicts, costs
+    about 2 KB a record.) A query counts each row's hits in a byte (a record has at most
+    MAX_BANDS keys), all in one compiled call: a repetitive log gives a record hundreds of
+    rows."""
 
     RECENT_KEYS = 1 << 16  # keys in the table before they become a run: a few MB
     GROW_KEYS = 1 << 20  # the runs' arrays grow by 8 MB at least
@@ -417,6 +418,7 @@ class Fingerprints(NamedTuple):
 
 
 def stacked(made: list[Fingerprint]) -> Fingerprints:
+    """Fingerprints made at one threshold: all with arrays, or (exact copies only) none."""
     exact = [record.exact for record in made]
     if not made or made[0].signature is None:
         return Fingerprints(exact, None, None)

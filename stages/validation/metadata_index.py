@@ -49,6 +49,20 @@ class LinePlaces(Mapping[int, str]):
         else:
             self._count += line not in self._aside
             self._aside[line] = position
+            return
+        if self._aside:
+            self._take_aside(line)
+
+    def _take_aside(self, placed: int) -> None:
+        """Lines placed aside that the positions now reach move into them, so that a line is
+        in one place only: the line just placed replaces its earlier placement aside."""
+        positions = self._positions
+        for line in [line for line in self._aside if 0 <= line < len(positions)]:
+            position = self._aside.pop(line)
+            if line == placed:
+                self._count -= 1  # counted aside and again just now
+            else:
+                positions[line] = position  # a line the positions just grew over
 
     def __getitem__(self, line: int) -> str:
         if 0 <= line < len(self._positions) and self._positions[line] != NONE:

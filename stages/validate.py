@@ -34,7 +34,7 @@ from schemas.format_lines import FormatError, FormatWarning, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import jobs_option, setup_logging, stage_command
 from stages.common.input_paths import provenance_path
-from stages.common.jsonl import JsonlWriter, Span, iter_spans, open_lines, read_lines
+from stages.common.jsonl import JsonlWriter, Span, iter_spans, open_lines, read_span_lines
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.progress import Progress
@@ -92,11 +92,9 @@ class SpanFindings(NamedTuple):
 def check_span(task: SpanCheck, max_tokens: int) -> SpanFindings:
     """Schema and consumer checks of a span's lines; OpenAI checks and tokens for `openai`."""
     file = provenance_path(task.path)
-    span = task.span
     with open_lines(task.path) as handle:
-        handle.seek(span.start)
         # Exports are our own output: no limit of size or depth (a conversation can outgrow any).
-        lines = list(read_lines(handle, None, span.first_line, span.end - span.start))
+        lines = list(read_span_lines(handle, task.span, None))
     consumer = CONSUMER_CHECKS.get(task.name)
     schema = LINE_SCHEMAS[task.name]
     errors = list(

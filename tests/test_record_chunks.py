@@ -83,14 +83,14 @@ def test_chunks_are_cut_where_a_line_reader_cuts_them(
     path.write_bytes(AWKWARD[name])
     chunks = list(line_chunks([path], max_records=max_records, max_bytes=max_bytes))
     expected = cut_line_by_line(path, max_records, max_bytes)
-    assert [(c.first_line, c.records, c.size) for c in chunks] == expected
+    assert [(c.span.first_line, c.records, c.size) for c in chunks] == expected
     read = [line for chunk in chunks for line in chunk_lines(chunk)]
     assert [(line.number, line.data) for line in read] == [
         (line.number, line.data) for line in iter_lines(path, max_line_bytes=None) if not line.blank
     ]
     assert all(len(list(chunk_lines(chunk))) == chunk.records for chunk in chunks)
-    assert [c.start for c in chunks[1:]] == [c.end for c in chunks[:-1]]
-    assert not chunks or (chunks[0].start, chunks[-1].end) == (0, path.stat().st_size)
+    assert [c.span.start for c in chunks[1:]] == [c.span.end for c in chunks[:-1]]
+    assert not chunks or (chunks[0].span.start, chunks[-1].span.end) == (0, path.stat().st_size)
 
 
 @pytest.mark.parametrize(

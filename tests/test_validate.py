@@ -10,7 +10,7 @@ import pytest
 
 from schemas.format_lines import FormatError
 from stages import export, validate
-from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
+from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES, open_lines, read_lines
 from stages.common.stats import json_bytes
 from stages.formats.vocab import count_o200k
 from stages.validation.metadata_index import MAX_GAP, LinePlaces
@@ -336,8 +336,8 @@ def test_a_files_spans_end_at_the_lines_read_lines_gives(
     monkeypatch.setattr("stages.validate.SPAN_BYTES", span_bytes)
     path = tmp_path / "train.jsonl"
     path.write_bytes(text)
-    with validate.open_lines(path) as handle:
-        numbers = [line.number for line in validate.read_lines(handle, None)]
+    with open_lines(path) as handle:
+        numbers = [line.number for line in read_lines(handle, None)]
     ids = {n - 1: f"r{n}" for n in numbers}
     spans = validate.FileSpans(path, "openai", ids)
     covered = [n for span, end in spans.spans for n in range(span.first_line, end + 1)]
@@ -372,6 +372,17 @@ def test_a_line_placed_aside_is_one_line_once_the_positions_reach_it() -> None:
     expected = {0: "r2", MAX_GAP: "r3", far: "r0", far + 1: "r4"}
     assert sorted(places) == sorted(expected) and len(places) == 4
     assert {line: places[line] for line in places} == expected and far in places
+
+
+def test_lines_that_can_never_be_reached_are_not_looked_at_again(monkeypatch) -> None:
+    """Negative lines stay aside: the placements after them do not scan the aside lines."""
+    places = LinePlaces([f"r{i}" for i in range(1003)])
+    for k in range(3):
+        places.place(-1 - k, k)
+    monkeypatch.setattr(LinePlaces, "_take_aside", lambda *_: pytest.fail("scanned aside"))
+    for line in range(1000):
+        places.place(line, 3 + line)
+    assert len(places) == 1003 and places[-2] == "r1" and places[999] == "r1002"
 
 
 def test_tool_definitions_count_as_their_compact_json_each_time() -> None:

@@ -199,8 +199,11 @@ def iter_spans(
         yield Span(start, offset, line)
 
 
-def read_span_lines(handle: BinaryIO, item: Span | Oversize, max_line_bytes: int) -> Iterator[Line]:
-    """The lines of one item of `iter_spans`, from a file opened with `open_lines`."""
+def read_span_lines(
+    handle: BinaryIO, item: Span | Oversize, max_line_bytes: int | None
+) -> Iterator[Line]:
+    """The lines of one item of `iter_spans`, from a file opened with `open_lines`
+    (`max_line_bytes=None`: our own stages' output, as `read_lines` takes it)."""
     if isinstance(item, Oversize):
         return iter([Line(item.line, b"", False, item.size)])
     handle.seek(item.start)

@@ -17,7 +17,15 @@ from typing import NamedTuple, TypeVar
 
 import msgspec
 
-from stages.common.jsonl import Line, not_a_record, open_lines, read_lines, record_files
+from stages.common.jsonl import (
+    Line,
+    Span,
+    not_a_record,
+    open_lines,
+    read_lines,
+    read_span_lines,
+    record_files,
+)
 from stages.common.progress import Progress
 from stages.common.user_error import UserError
 
@@ -26,12 +34,8 @@ CHUNK_BYTES = 4 << 20  # per chunk: enough work that handing it to a worker cost
 
 
 class Chunk(NamedTuple):
-    """Where a chunk's lines lie: bytes `start` to `end` of `file`, from line `first_line`."""
-
     file: str
-    start: int
-    end: int
-    first_line: int
+    span: Span  # where its lines lie in the file
     records: int  # its non-blank lines
     size: int  # bytes of input covered, blank lines included, for a progress bar
 
@@ -62,26 +66,25 @@ def file_chunks(file: Path, max_records: int, max_bytes: int) -> Iterator[Chunk]
             size += len(line.data) + 1
             if records >= max_records or size >= max_bytes:
                 end = handle.tell()
-                yield Chunk(str(file), start, end, first_line, records, size)
+                yield Chunk(str(file), Span(start, end, first_line), records, size)
                 start, first_line, records, size = end, line.number + 1, 0, 0
         if size:
-            yield Chunk(str(file), start, handle.tell(), first_line, records, size)
+            yield Chunk(str(file), Span(start, handle.tell(), first_line), records, size)
 
 
 def chunk_lines(chunk: Chunk) -> list[Line]:
     """The chunk's non-blank lines, read from its file (in the worker that handles it). A
     file changed since it was cut (another run rewriting the stage's input) stops the run
     before any of them is used: they are not the lines counted."""
+    span = chunk.span
     with open_lines(chunk.file) as handle:
-        handle.seek(chunk.start)
-        lines = read_lines(handle, None, chunk.first_line, chunk.end - chunk.start)
-        kept = [line for line in lines if not line.blank]
-        read = handle.tell() - chunk.start
-    if len(kept) == chunk.records and read == chunk.end - chunk.start:
+        kept = [line for line in read_span_lines(handle, span, None) if not line.blank]
+        read = handle.tell() - span.start
+    if len(kept) == chunk.records and read == span.end - span.start:
         return kept
     raise UserError(
-        f"{chunk.file}: changed while this stage read it (from line {chunk.first_line}: "
-        f"{len(kept)} records in {read} bytes, {chunk.records} in {chunk.end - chunk.start} "
+        f"{chunk.file}: changed while this stage read it (from line {span.first_line}: "
+        f"{len(kept)} records in {read} bytes, {chunk.records} in {span.end - span.start} "
         "when it was cut); rerun the stage once its input is written"
     )
 

@@ -6,6 +6,7 @@ split, in order), an 8-byte position per line of each format file, and the count
 plots show, read in one streaming pass.
 """
 
+import math
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -34,6 +35,7 @@ class LinePlaces(Mapping[int, str]):
         self._ids = ids  # the split's record ids, in metadata order
         self._positions = array("q")  # line → index in `ids`, NONE where no record is placed
         self._aside: dict[int, int] = {}
+        self._reach = math.inf  # the first line aside that the positions may grow to
         self._count = 0
 
     def place(self, line: int, position: int) -> None:
@@ -49,13 +51,16 @@ class LinePlaces(Mapping[int, str]):
         else:
             self._count += line not in self._aside
             self._aside[line] = position
+            if line >= 0:
+                self._reach = min(self._reach, line)
             return
-        if self._aside:
+        if len(positions) > self._reach:
             self._take_aside(line)
 
     def _take_aside(self, placed: int) -> None:
         """Lines placed aside that the positions now reach move into them, so that a line is
-        in one place only: the line just placed replaces its earlier placement aside."""
+        in one place only: the line just placed replaces its earlier placement aside. Only
+        when the positions pass the first such line: a negative line stays aside for good."""
         positions = self._positions
         for line in [line for line in self._aside if 0 <= line < len(positions)]:
             position = self._aside.pop(line)
@@ -63,6 +68,7 @@ class LinePlaces(Mapping[int, str]):
                 self._count -= 1  # counted aside and again just now
             else:
                 positions[line] = position  # a line the positions just grew over
+        self._reach = min((line for line in self._aside if line >= 0), default=math.inf)
 
     def __getitem__(self, line: int) -> str:
         if 0 <= line < len(self._positions) and self._positions[line] != NONE:

@@ -7,11 +7,12 @@ looked up, so a record is compared with the few groups it may belong to, never w
 copy seen before (a repetitive log holds thousands), and only their signatures are kept.
 A record like the first records of several groups joins them all (groups can merge); a
 record like a later copy alone, not like its group's first record, starts a group of its
-own. The best-labelled copy of a group is kept. Signatures are rensa's (a Rust MinHash,
-deterministic across processes and machines, 8-20 times faster here than datasketch's;
-tests/bench/README.md has the figures). The LSH bands are chosen so that a pair at the
-threshold shares MIN_BAND_HITS of them, and is compared, with 99 % probability; every
-candidate is checked against the threshold before it counts.
+own. The best-labelled copy of a group is kept. Signatures are rensa 0.5's R-MinHash, made
+bit for bit in compiled code (stages/curation/bucket_sketch.py): deterministic across
+processes and machines, many times faster here than datasketch's (tests/bench/README.md).
+The LSH bands are chosen so that a pair at the threshold shares MIN_BAND_HITS of them, and
+is compared, with 99 % probability; every candidate is checked against the threshold
+before it counts.
 """
 
 import functools
@@ -26,7 +27,6 @@ from typing import Any, NamedTuple
 
 import numba
 import numpy as np
-from rensa import RMinHash
 
 from schemas.conversation import Conversation
 from stages.curation.band_kernels import (
@@ -38,6 +38,7 @@ from stages.curation.band_kernels import (
     merge_last_runs,
     similar_rows,
 )
+from stages.curation.bucket_sketch import permutations
 from stages.curation.exact_keys import ExactKeys
 from stages.curation.shingle_hashes import shingle_hashes
 from stages.dedupe import normalize_text, normalized_contents
@@ -140,25 +141,14 @@ BAND_SEED = 2
 
 def minhash(text: str, threshold: float) -> np.ndarray:
     """The minimum hashes `NearDuplicates` compares at this threshold: NUM_PERM to estimate
-    a Jaccard from (seeded MINHASH_SEED), then the bands' (seeded BAND_SEED)."""
+    a Jaccard from (seeded MINHASH_SEED), then the bands' (seeded BAND_SEED), end to end."""
     n_bands, rows = bands(threshold)
-    sizes = ((NUM_PERM, MINHASH_SEED), (n_bands * rows, BAND_SEED))
-    texts = pieces(text)
-    signature = piece_minhash(next(texts), sizes)
-    for piece in texts:  # the minimum over all is the minimum of the minima
-        np.minimum(signature, piece_minhash(piece, sizes), out=signature)
+    sketch = permutations(((NUM_PERM, MINHASH_SEED), (n_bands * rows, BAND_SEED)))
+    signature = np.full(len(sketch.a), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    for piece in pieces(text):
+        data = np.frombuffer(piece.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+        sketch.sketch_into(shingle_hashes(data, SHINGLE_CHARS), signature)
     return signature
-
-
-def piece_minhash(piece: str, sizes: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """rensa's minimum hashes of the piece's shingles, for each (number, seed) end to end."""
-    data = np.frombuffer(piece.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-    hashes = shingle_hashes(data, SHINGLE_CHARS)
-    made = array("I")  # rensa's lists of ints: an array takes them 2-3 times as fast as numpy
-    for size, seed in sizes:
-        digest = RMinHash.digest_matrix_from_flat_token_hashes(hashes, [0, len(hashes)], size, seed)
-        made.extend(digest.to_rows()[0])
-    return np.frombuffer(made, dtype=np.uint32)
 
 
 def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:

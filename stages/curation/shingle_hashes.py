@@ -1,10 +1,10 @@
 """The hashes of a text's 5-character shingles, as rensa hashes a token, made in compiled code.
 
 rensa turns a token into 64 bits with rustc-hash's FxHasher over its UTF-8 bytes
-(`calculate_hash_fast` in rensa 0.5), then applies its permutations. Made here straight from
-the text's bytes and handed to `RMinHash.digest_matrix_from_flat_token_hashes`, they give the
-signature `RMinHash.update` gives from the slices as Python strings, which cost ten times
-rensa's own work (tests/bench/README.md#pipeline). tests/test_near_dup.py checks that both
+(`calculate_hash_fast` in rensa 0.5), then sketches them. Made here straight from the text's
+bytes and sketched as rensa does (stages/curation/bucket_sketch.py), they give the signature
+`RMinHash.update` gives from the slices as Python strings, which cost ten times rensa's own
+work (tests/bench/README.md#pipeline). tests/test_near_dup.py checks that both
 agree, so a rensa that hashes differently fails there, not silently.
 """
 

@@ -1,0 +1,56 @@
+"""Our compiled sketch against rensa's own: the same minimum hashes, bit for bit."""
+
+import numpy as np
+import pytest
+from rensa import RMinHash
+
+from stages.curation.bucket_sketch import permutations
+
+SIZES = [1, 2, 7, 16, 125, 128, 296]  # one coordinate, powers of two and others
+
+
+def rensa_sketch(hashes: np.ndarray, parts: tuple[tuple[int, int], ...]) -> list[int]:
+    return [
+        value
+        for size, seed in parts
+        for value in RMinHash.digest_matrix_from_flat_token_hashes(
+            hashes, [0, len(hashes)], size, seed
+        ).to_rows()[0]
+    ]
+
+
+def ours(hashes: np.ndarray, parts: tuple[tuple[int, int], ...]) -> list[int]:
+    sketch = permutations(parts)
+    out = np.full(len(sketch.a), 0xFFFFFFFF, dtype=np.uint32)
+    sketch.sketch_into(hashes, out)
+    return out.tolist()
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("tokens", [1, 3, 40, 400, 5000])
+def test_the_sketch_is_rensas(size: int, tokens: int) -> None:
+    """Few tokens leave most coordinates to the fallback; many leave none."""
+    rng = np.random.default_rng(size * 10_007 + tokens)
+    for _ in range(5):
+        hashes = rng.integers(0, 2**64 - 1, tokens, dtype=np.uint64, endpoint=True)
+        seed = int(rng.integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True))
+        assert ours(hashes, ((size, seed),)) == rensa_sketch(hashes, ((size, seed),))
+
+
+def test_signatures_made_end_to_end_are_each_rensas() -> None:
+    rng = np.random.default_rng(7)
+    hashes = rng.integers(0, 2**64 - 1, 300, dtype=np.uint64, endpoint=True)
+    repeated = np.concatenate([hashes, hashes[:100], [np.uint64(0), np.uint64(2**64 - 1)]])
+    parts = ((125, 1), (296, 2), (7, 0))
+    assert ours(repeated, parts) == rensa_sketch(repeated, parts)
+
+
+def test_a_text_sketched_in_pieces_is_sketched_whole() -> None:
+    """Every coordinate is a minimum over the tokens: the pieces' signatures fold into the
+    signature of all of them, which is how a long text is sketched."""
+    hashes = np.random.default_rng(11).integers(0, 2**63, 2000, dtype=np.uint64)
+    sketch = permutations(((125, 1), (296, 2)))
+    folded = np.full(len(sketch.a), 0xFFFFFFFF, dtype=np.uint32)
+    for piece in np.array_split(hashes, [10, 700, 1900]):
+        sketch.sketch_into(piece, folded)
+    assert folded.tolist() == rensa_sketch(hashes, ((125, 1), (296, 2)))

@@ -255,3 +255,14 @@ def test_a_lone_surrogate_is_kept_and_the_secrets_around_it_are_found() -> None:
     assert scrubbed == (
         '\ud83d api_key="[REDACTED:assigned_secret]" mail [REDACTED:email] \ud83d\ude00'
     )
+
+
+@pytest.mark.parametrize("before", ["", "é" * 600, "日本語" * 300, "😀" * 200])
+def test_a_key_found_near_its_keyword_after_text_of_any_width(before: str) -> None:
+    """RE2 scans UTF-8 bytes: around a keyword, the window it scans must be the window in
+    bytes, wherever wider characters have moved it."""
+    key = "Zx9" + "q7Lm2Vb8Rt4Wn6" * 2
+    text = f"{before} config: my_service_auth = {key}\n"
+    assert Scrubber().text(text) == (
+        f"{before} config: my_service_auth = [REDACTED:generic_api_key]\n"
+    )

@@ -43,6 +43,7 @@ from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
 from stages.formats import FORMATS, Unexportable
+from stages.formats.format_helpers import writing_tools
 from stages.formats.harmony import encoding
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info
 
@@ -69,13 +70,14 @@ def export_record(
     """The line of each format, and the refusal of each format that cannot carry it."""
     lines: dict[str, msgspec.Struct] = {}
     refused: dict[str, Unexportable] = {}
-    for name in formats:
-        try:
-            [lines[name]] = FORMATS[name](conversation)
-        except Unexportable as refusal:
-            # Its traceback holds this frame, which holds `refused`: a cycle a record, freed
-            # only by the collector (which a stage runs rarely: common/cli.py).
-            refused[name] = refusal.with_traceback(None)
+    with writing_tools(conversation.tools):
+        for name in formats:
+            try:
+                [lines[name]] = FORMATS[name](conversation)
+            except Unexportable as refusal:
+                # Its traceback holds this frame, which holds `refused`: a cycle a record,
+                # freed only by the collector (which a stage runs rarely: common/cli.py).
+                refused[name] = refusal.with_traceback(None)
     return lines, refused
 
 

@@ -23,7 +23,7 @@ from stages.formats.format_helpers import (
     Unexportable,
     arguments_object,
     compact_json,
-    tool_json,
+    tool_texts,
 )
 
 
@@ -49,15 +49,16 @@ def _message(m: Message) -> AxolotlMessage:
 
 def to_axolotl_chat(conv: Conversation) -> list[AxolotlChatRow]:
     messages = [_message(m) for m in trained_messages(conv)]
+    parameters = tool_texts(conv.tools).parameters_json
     tools = [
         StringTool(
             function=StringFunctionDef(
                 name=t.function.name,
                 description=t.function.description or "",
-                parameters=tool_json(t.function.parameters),
+                parameters=parameters[k],
             )
         )
-        for t in conv.tools
+        for k, t in enumerate(conv.tools)
     ]
     return [AxolotlChatRow(messages=messages, tools=tools or None)]
 

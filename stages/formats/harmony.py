@@ -23,7 +23,7 @@ import openai_harmony as oh
 from schemas.conversation import Conversation, Message
 from schemas.format_lines import HarmonyLine, HarmonyMessage
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import Unexportable, function_dicts, tool_json
+from stages.formats.format_helpers import Unexportable, tool_texts
 from stages.formats.vocab import ensure_encodings_base
 
 JSON_CONTENT = "<|constrain|>json"
@@ -162,8 +162,7 @@ def to_harmony(conv: Conversation) -> list[HarmonyLine]:
     first = conv.messages[0] if conv.messages else None
     instructions = (first.content or "") if first and first.role == "system" else ""
     messages = _structured(conv)
-    tools = function_dicts(conv.tools)
-    tools_text = tool_json(tools)
+    tools, tools_text = tool_texts(conv.tools)[:2]
     texts = [instructions] if instructions else []
     texts.extend(m.content for m in messages)
     pieces = _skeleton(bool(instructions), tools_text, messages).split(SLOT)

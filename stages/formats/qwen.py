@@ -7,7 +7,6 @@ the template's default system prompt is used, so the parser reads it back as one
 """
 
 import json
-from typing import Any
 
 from schemas.conversation import Conversation, FunctionDef, Message, Tool
 from schemas.format_lines import TextLine
@@ -23,7 +22,7 @@ from stages.formats.chatml import (
     turns,
 )
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import tool_dicts, tool_json
+from stages.formats.format_helpers import tool_texts
 
 DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 TOOLS_HEAD = (
@@ -39,18 +38,18 @@ RESPONSE_OPEN = "\n<tool_response>\n"
 RESPONSE_CLOSE = "\n</tool_response>"
 
 
-def _system_turn(messages: list[Message], tools: list[dict[str, Any]]) -> str:
+def _system_turn(messages: list[Message], tool_lines: str) -> str:
     has_system = bool(messages) and messages[0].role == "system"
     system = (messages[0].content or "") if has_system else DEFAULT_SYSTEM
-    if not tools:
+    if not tool_lines:
         return f"{IM_START}system\n{system}{IM_END}\n"
-    lines = "".join("\n" + tool_json(t, compact=False) for t in tools)
-    return f"{IM_START}system\n{system}{TOOLS_HEAD}{lines}{TOOLS_TAIL}{IM_END}\n"
+    return f"{IM_START}system\n{system}{TOOLS_HEAD}{tool_lines}{TOOLS_TAIL}{IM_END}\n"
 
 
-def render_qwen(messages: list[Message], tools: list[dict[str, Any]]) -> str:
-    """The text of Qwen2.5's template for these messages (no generation prompt)."""
-    parts = [_system_turn(messages, tools)]
+def render_qwen(messages: list[Message], tool_lines: str) -> str:
+    """The text of Qwen2.5's template for these messages (no generation prompt);
+    `tool_lines`: the tools as `ToolTexts.qwen_lines` writes them."""
+    parts = [_system_turn(messages, tool_lines)]
     for i, m in enumerate(messages):
         if m.role == "system" and i == 0:
             continue
@@ -72,7 +71,7 @@ def render_qwen(messages: list[Message], tools: list[dict[str, Any]]) -> str:
 def to_qwen(conv: Conversation) -> list[TextLine]:
     conv = clean_conversation(conv)
     check_text(conv)
-    return [TextLine(text=render_qwen(conv.messages, tool_dicts(conv.tools)))]
+    return [TextLine(text=render_qwen(conv.messages, tool_texts(conv.tools).qwen_lines))]
 
 
 def _parse_system(body: str) -> tuple[Message, list[Tool]]:

@@ -16,7 +16,7 @@ from schemas.conversation import Conversation, Message
 from schemas.format_lines import ShareGPTRow, ShareGPTTurn
 from stages.formats.chatml import call_object
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import Unexportable, compact_json, function_dicts, tool_json
+from stages.formats.format_helpers import Unexportable, compact_json, tool_texts
 
 OBSERVATION_JOIN = "\n</tool_response>\n<tool_response>\n"
 TAGS = {
@@ -80,7 +80,7 @@ def to_sharegpt(conv: Conversation) -> list[ShareGPTRow]:
     if not turns:
         raise Unexportable("nothing_to_learn", "no assistant turn")
     return [
-        ShareGPTRow(conversations=turns, system=system, tools=tool_json(function_dicts(conv.tools)))
+        ShareGPTRow(conversations=turns, system=system, tools=tool_texts(conv.tools).functions_json)
     ]
 
 

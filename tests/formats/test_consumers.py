@@ -14,10 +14,12 @@ import pytest
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from stages.formats import FORMATS, LINE_SCHEMAS, Unexportable
+from schemas.conversation import FunctionDef, Tool
+from stages.export import export_record
+from stages.formats import FORMATS, LINE_SCHEMAS, Unexportable, format_helpers
 from stages.formats.chatml import parse_chatml, renumber_calls, to_chatml
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import function_dicts, tool_dicts, tool_json
+from stages.formats.format_helpers import function_dicts, tool_dicts, tool_texts
 from stages.formats.harmony import SLOT, render, to_harmony
 from stages.formats.preference import chat_message, to_preference
 from stages.formats.qwen import DEFAULT_SYSTEM, parse_qwen, to_qwen
@@ -282,18 +284,46 @@ def test_vocab_unpacks_once_into_the_given_folder(tmp_path, monkeypatch):
     assert sorted(p.name for p in folder.iterdir()) == ["o200k_base.tiktoken"]
 
 
-def test_tool_json_writes_what_json_dumps_writes_for_every_value() -> None:
-    """Made once per distinct value: values that differ only in type (1, 1.0, true) or
-    in key order keep their own text."""
-    values = [
+def test_tool_texts_are_what_json_dumps_writes_for_every_definition() -> None:
+    """Made once per distinct list: definitions that differ only in a value's type (1, 1.0,
+    true) or in key order keep their own texts."""
+    parameters = [
         {"type": "integer", "default": 1},
         {"type": "integer", "default": 1.0},
         {"type": "integer", "default": True},
         {"default": 1, "type": "integer"},
         {"enum": ["café", "\u2028", "\x00"], "maximum": 1e16, "minimum": -0.0},
-        [{"name": "a", "parameters": {"type": "object", "properties": {}}}],
     ]
+    lists = [[Tool(function=FunctionDef(name="f", parameters=p))] for p in parameters]
+    lists.append([Tool(function=FunctionDef(name="a", description="é")), *lists[4], *lists[1]])
     for _ in range(2):
-        for value in values:
-            assert tool_json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-            assert tool_json(value, compact=False) == json.dumps(value, ensure_ascii=False)
+        for tools in lists:
+            texts, functions = tool_texts(tools), function_dicts(tools)
+            assert texts.functions == functions
+            assert texts.functions_json == json.dumps(
+                functions, ensure_ascii=False, separators=(",", ":")
+            )
+            assert texts.qwen_lines == "".join(
+                "\n" + json.dumps(t, ensure_ascii=False) for t in tool_dicts(tools)
+            )
+            assert texts.parameters_json == [
+                json.dumps(f["parameters"], ensure_ascii=False, separators=(",", ":"))
+                for f in functions
+            ]
+
+
+def test_a_record_is_written_in_every_format_with_its_tools_encoded_once(monkeypatch) -> None:
+    made: list[bytes] = []
+    texts = format_helpers._tool_texts.__wrapped__
+
+    def counted(encoded: bytes) -> format_helpers.ToolTexts:
+        made.append(encoded)
+        return texts(encoded)
+
+    monkeypatch.setattr(format_helpers, "_tool_texts", counted)
+    lines, _ = export_record(c.PARALLEL, list(FORMATS))
+    assert {"qwen", "harmony", "sharegpt", "axolotl_chat"} <= set(lines)  # all that use them
+    assert len(made) == 1
+    # outside a record's writing, a list is looked up by its JSON each time
+    format_helpers.tool_texts(c.PARALLEL.tools)
+    assert len(made) == 2

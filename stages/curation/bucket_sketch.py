@@ -13,8 +13,9 @@ of ints, and turning the 421 minima of a record into ints cost as much as making
 
 The permutations are rensa's: Xoshiro256++ seeded through SplitMix64, `(next | 1, next)`.
 Every coordinate is a minimum over the tokens, so a text hashed in pieces gives the minimum of
-the pieces' signatures. tests/test_near_dup.py compares this with rensa itself, so a rensa
-that sketches differently fails there, not silently.
+the pieces' signatures. tests/test_bucket_sketch.py compares this with rensa itself on token
+hashes, tests/test_near_dup.py on whole texts, so a rensa that sketches differently fails
+there, not silently.
 """
 
 import functools
@@ -26,9 +27,9 @@ from numba import njit
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 ROUNDS = 3
-RANK_SHIFT = np.uint64(34)  # 32 bits of bucket, 2 of round: the rest is the rank
+RANK_SHIFT = np.uint64(34)  # a rank is the top 30 bits of a mixed hash (of 64)
 FALLBACK = np.uint32(ROUNDS << 30)
-FRACTION = np.uint64((1 << 30) - 1)
+LARGEST_RANK = np.uint64((1 << 30) - 1)
 LOW32 = np.uint64(0xFFFFFFFF)
 BUCKET_DOMAIN = 0x6A09E667F3BCC909
 ROUND_DOMAIN = 0x3C6EF372FE94F82B
@@ -86,7 +87,12 @@ class Permutations:
         self.fallbacks = np.array(fallbacks, dtype=np.uint64)
 
     def sketch_into(self, hashes: np.ndarray, out: np.ndarray) -> None:
-        """Lower `out` to the signatures of `hashes`, end to end, where it is less."""
+        """Lower `out` to the signatures of `hashes`, end to end, where it is less. The kernel
+        would compile anew for other types and sketch something else: they are refused."""
+        if hashes.dtype != np.uint64 or out.dtype != np.uint32 or len(out) != len(self.a):
+            raise TypeError(
+                f"uint64 hashes into {len(self.a)} uint32, not {hashes.dtype} into {out.dtype}"
+            )
         _sketch_into(hashes, self.a, self.b, self.bounds, self.rounds, self.fallbacks, out)
 
 
@@ -140,9 +146,9 @@ def _sketch_into(
                 mixed[i] = _mix(hashes[i] ^ fallbacks[part])
             for i in missing:
                 a_i, b_i = a[low + i], b[low + i]
-                least = FRACTION
+                least = LARGEST_RANK
                 for m in mixed:  # a minimum over the tokens: it vectorizes
-                    least = min(least, ((a_i * m + b_i) >> RANK_SHIFT) & FRACTION)
+                    least = min(least, (a_i * m + b_i) >> RANK_SHIFT)
                 own[i] = FALLBACK | np.uint32(least)
         for i in range(high - low):
             if own[i] < out[low + i]:

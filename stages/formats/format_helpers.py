@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -64,35 +65,37 @@ def tool_json(value: Any, *, compact: bool = True) -> str:
 
 
 class ToolTexts(NamedTuple):
-    """A record's tool definitions as the formats write them."""
+    """A record's tool definitions as the formats write them: texts only, shared by every
+    record with the same tools."""
 
-    functions: list[dict[str, Any]]  # `function_dicts`: harmony renders them
-    functions_json: str  # those as compact JSON: harmony's and ShareGPT's `tools`
+    functions_json: str  # `function_dicts` as compact JSON: harmony's and ShareGPT's `tools`
     qwen_lines: str  # each `{type, function}` on a line of its own, as Qwen's template writes it
-    parameters_json: list[str]  # each function's parameters, compact: Axolotl's
+    parameters_json: tuple[str, ...]  # each function's parameters, compact: Axolotl's
 
 
 def tool_texts(tools: list[Tool]) -> ToolTexts:
     """The texts of a record's tools, made once per distinct list: a dataset offers the same
     few tools in every record, and writing them anew for each format took a tenth of the
     export's time."""
-    if _writing and _writing[0] is tools:
-        return _writing[1]
+    writing = _writing.get()
+    if writing is not None and writing[0] is tools:
+        return writing[1]
     return _tool_texts(msgspec.json.encode(tools))
 
 
-_writing: list[Any] = []  # [the tool list of the record being written, its texts]
+_writing: ContextVar[tuple[list[Tool], ToolTexts] | None] = ContextVar("_writing", default=None)
 
 
 @contextmanager
 def writing_tools(tools: list[Tool]) -> Iterator[None]:
     """While one record is written in every format, its tool list is known by identity:
-    encoding the list to find its texts, once for each format, cost as much as the rest."""
-    _writing[:] = [tools, tool_texts(tools)]
+    encoding the list to find its texts, once for each format, cost as much as the rest.
+    Nothing changes the record's tools while they are written."""
+    token = _writing.set((tools, tool_texts(tools)))
     try:
         yield
     finally:
-        _writing.clear()
+        _writing.reset(token)
 
 
 @lru_cache(maxsize=1024)
@@ -100,8 +103,7 @@ def _tool_texts(encoded: bytes) -> ToolTexts:
     tools = msgspec.json.decode(encoded, type=list[Tool])
     functions = function_dicts(tools)
     return ToolTexts(
-        functions,
         tool_json(functions),
         "".join("\n" + tool_json(tool, compact=False) for tool in tool_dicts(tools)),
-        [tool_json(fn["parameters"]) for fn in functions],
+        tuple(tool_json(fn["parameters"]) for fn in functions),
     )

@@ -23,7 +23,7 @@ import openai_harmony as oh
 from schemas.conversation import Conversation, Message
 from schemas.format_lines import HarmonyLine, HarmonyMessage
 from stages.formats.contract import clean_conversation
-from stages.formats.format_helpers import Unexportable, tool_texts
+from stages.formats.format_helpers import Unexportable, function_dicts, tool_texts
 from stages.formats.vocab import ensure_encodings_base
 
 JSON_CONTENT = "<|constrain|>json"
@@ -162,12 +162,12 @@ def to_harmony(conv: Conversation) -> list[HarmonyLine]:
     first = conv.messages[0] if conv.messages else None
     instructions = (first.content or "") if first and first.role == "system" else ""
     messages = _structured(conv)
-    tools, tools_text = tool_texts(conv.tools)[:2]
+    tools_text = tool_texts(conv.tools).functions_json
     texts = [instructions] if instructions else []
     texts.extend(m.content for m in messages)
     pieces = _skeleton(bool(instructions), tools_text, messages).split(SLOT)
     if len(pieces) == len(texts) + 1:
         text = "".join(piece + t for piece, t in zip(pieces, [*texts, ""], strict=True))
     else:  # the tools themselves hold the slot character
-        text = render(instructions, tools, messages)
+        text = render(instructions, function_dicts(conv.tools), messages)
     return [HarmonyLine(text=text, developer=instructions, tools=tools_text, messages=messages)]

@@ -36,18 +36,11 @@ ROUND_DOMAIN = 0x3C6EF372FE94F82B
 FALLBACK_DOMAIN = 0xBB67AE8584CAA73B
 
 
-def _splitmix(x: int) -> int:
-    z = (x + GOLDEN) & MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
 def _xoshiro256pp(seed: int) -> Iterator[int]:
     """rand_xoshiro's Xoshiro256PlusPlus::seed_from_u64: its state from SplitMix64."""
     s, state = [], seed
     for _ in range(4):
-        s.append(_splitmix(state))
+        s.append(int(_mix(np.uint64(state))))  # SplitMix64's output for this state
         state = (state + GOLDEN) & MASK64
 
     def rotl(x: int, k: int) -> int:

@@ -59,11 +59,6 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def tool_json(value: Any, *, compact: bool = True) -> str:
-    """`json.dumps` of a tool definition (compact, or with its default spacing)."""
-    return compact_json(value) if compact else json.dumps(value, ensure_ascii=False)
-
-
 class ToolTexts(NamedTuple):
     """A record's tool definitions as the formats write them: texts only, shared by every
     record with the same tools."""
@@ -103,7 +98,8 @@ def _tool_texts(encoded: bytes) -> ToolTexts:
     tools = msgspec.json.decode(encoded, type=list[Tool])
     functions = function_dicts(tools)
     return ToolTexts(
-        tool_json(functions),
-        "".join("\n" + tool_json(tool, compact=False) for tool in tool_dicts(tools)),
-        tuple(tool_json(fn["parameters"]) for fn in functions),
+        compact_json(functions),
+        # Qwen's template writes each tool with `tojson`: json.dumps's default spacing
+        "".join("\n" + json.dumps(tool, ensure_ascii=False) for tool in tool_dicts(tools)),
+        tuple(compact_json(fn["parameters"]) for fn in functions),
     )

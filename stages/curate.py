@@ -39,7 +39,8 @@ from stages.common.scrub_option import ScrubSettings, scrub_option
 from stages.common.stats import Stats
 from stages.curation.filters import FILTER_REASONS, Filters
 from stages.curation.judging import Judging, judge_chunk
-from stages.curation.near_dup import NearDuplicates, fingerprint
+from stages.curation.kernel_cache import load_kernels
+from stages.curation.near_dup import NearDuplicates
 from stages.curation.sampling import Stratum, ranking
 from stages.curation.windows import window_id
 from stages.curation.writing import KEEP_WHOLE, Keep, Writing, write_chunk
@@ -238,9 +239,9 @@ def main(
     )
     judging = Judging(filters, budget, near_dup_threshold, frozenset(notes), frozenset(excluded))
     # Loaded before the workers fork, which share them instead of each loading its own: the
-    # tokenizer, and the compiled kernel a fingerprint's band keys are folded with.
+    # tokenizer, and the compiled kernels (stages/curation/kernel_cache.py).
     count_o200k("")
-    fingerprint("", "", near_dup_threshold)
+    load_kernels()
     plans = first_pass(inputs, stats, judging, max_samples, seed, jobs)
     scrub.scrubber()  # its rules compiled before the workers fork, for the same reason
     work = functools.partial(write_chunk, writing=Writing(budget, seed, validation_fraction, scrub))

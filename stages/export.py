@@ -42,7 +42,7 @@ from stages.common.record_chunks import Chunk, iter_records, line_chunks
 from stages.common.source_folders import INGESTED
 from stages.common.source_folders import ingested as ingested_folders
 from stages.common.stats import json_bytes, read_stats
-from stages.formats import FORMATS, Unexportable
+from stages.formats.exporters import FORMATS, Unexportable
 from stages.formats.format_helpers import writing_tools
 from stages.formats.harmony import encoding
 from stages.formats.trainer_configs import axolotl_datasets, llamafactory_dataset_info

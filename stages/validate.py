@@ -39,7 +39,7 @@ from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
 from stages.common.progress import Progress
 from stages.common.stats import json_bytes
-from stages.formats import LINE_SCHEMAS
+from stages.formats.exporters import LINE_SCHEMAS
 from stages.formats.harmony import encoding
 from stages.formats.vocab import count_o200k
 from stages.validation.consumers import CONSUMER_CHECKS

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from stages.common.llm import LLMSettings
-from stages.formats import FORMATS
+from stages.formats.exporters import FORMATS
 from tests.conftest import dvc_stages
 
 REPO = Path(__file__).resolve().parent.parent

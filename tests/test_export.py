@@ -13,7 +13,7 @@ from schemas.__main__ import HERE
 from schemas.conversation import FunctionDef, Tool
 from stages.common.stats import json_bytes
 from stages.export import export_record, main
-from stages.formats import FORMATS
+from stages.formats.exporters import FORMATS
 from tests.conftest import read_jsonl
 from tests.records import conversation, lone_negative, single_turn, write_conversations
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from schemas.conversation import Conversation, Message
 from stages import export, validate
-from stages.formats import LINE_SCHEMAS
 from stages.formats.chatml import parse_chatml, renumber_calls
 from stages.formats.contract import clean_conversation, plan
+from stages.formats.exporters import LINE_SCHEMAS
 from stages.formats.qwen import DEFAULT_SYSTEM, parse_qwen
 from stages.validation.schema_checks import SCHEMA_DIR
 from tests.formats import conversations as c

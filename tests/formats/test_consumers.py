@@ -16,9 +16,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from schemas.conversation import FunctionDef, Tool
 from stages.export import export_record
-from stages.formats import FORMATS, LINE_SCHEMAS, Unexportable, format_helpers
+from stages.formats import format_helpers
 from stages.formats.chatml import parse_chatml, renumber_calls, to_chatml
 from stages.formats.contract import clean_conversation
+from stages.formats.exporters import FORMATS, LINE_SCHEMAS, Unexportable
 from stages.formats.format_helpers import function_dicts, tool_dicts, tool_texts
 from stages.formats.harmony import SLOT, render, to_harmony
 from stages.formats.preference import chat_message, to_preference

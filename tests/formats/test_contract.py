@@ -13,7 +13,7 @@ import pytest
 
 from schemas.conversation import Conversation, FunctionCall, Labels, Message, ToolCall
 from stages.common.hashing import messages_id
-from stages.formats import FORMATS, Unexportable
+from stages.formats.exporters import FORMATS, Unexportable
 
 UNMASKED = ("chatml", "qwen", "harmony", "sharegpt")
 

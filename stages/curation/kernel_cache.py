@@ -1,0 +1,71 @@
+"""curate's compiled kernels, compiled in a child process when numba's cache lacks them.
+
+Compiling them takes about 13 s and 135 MB that LLVM holds for the rest of the process. In
+curate's main process that memory would stay for the whole run, and the workers forked from
+it would copy the pages around it as they write; compiling there while the workers run also
+held the lookups back (a first run on these kernels: 123.6 s and 931 MB, against 80.0 s and
+711 MB with them cached; tests/bench/README.md#pipeline). A child compiles them into
+numba's cache (`__pycache__` beside the modules, or NUMBA_CACHE_DIR) and exits; curate then
+loads their machine code from there (0.1 s, 13 MB) before its workers fork, so that they
+share it.
+"""
+
+import subprocess
+import sys
+from types import ModuleType
+
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+
+from stages.curation import band_kernels, bucket_sketch, exact_keys, shingle_hashes
+from stages.curation.exact_keys import ExactKeys
+from stages.curation.near_dup import BandIndex, NearDuplicates
+
+KERNEL_MODULES: tuple[ModuleType, ...] = (band_kernels, bucket_sketch, exact_keys, shingle_hashes)
+# Texts that take every path of the shingle hashes: ASCII, other UTF-8, shorter than a shingle.
+TEXTS = ("sell my fish " * 40, "vends mon poisson à Zoë 🐟 " * 40, "hi")
+
+
+def kernels() -> list[Dispatcher]:
+    return [
+        value
+        for module in KERNEL_MODULES
+        for value in vars(module).values()
+        if isinstance(value, Dispatcher)
+    ]
+
+
+def cached() -> bool:
+    """Whether numba's cache holds machine code of every kernel for these sources. (Its index
+    is read through the dispatcher's cache object, which numba does not document: where that
+    changes, the answer is no, and a child compiles what may not be needed.)"""
+    try:
+        return all(kernel._cache._cache_file._load_index() for kernel in kernels())
+    except AttributeError:
+        return False
+
+
+def exercise() -> None:
+    """Call every kernel at the types curate calls it with (any threshold's are the same):
+    compiled, or loaded from the cache."""
+    duplicates = NearDuplicates(0.8, threads=1)
+    for n, text in enumerate(TEXTS * 2):  # the second round finds the first's groups
+        duplicates.add(f"{n % len(TEXTS)}", text, (0,))
+    duplicates.losers()
+    index = BandIndex(recent_keys=8)  # small enough that its runs are merged
+    for row in range(4):
+        index.insert(np.arange(row, row + 8, dtype=np.uint32), row)
+    index.query(np.arange(8, dtype=np.uint32), 2)
+    ExactKeys().first_readers([n.to_bytes(16, "little") for n in range(1024)], 0)  # it grows
+
+
+def load_kernels() -> None:
+    """Have every kernel's machine code in this process, compiled in a child where the cache
+    lacks it."""
+    if not cached():
+        subprocess.run([sys.executable, "-m", __name__], check=True)
+    exercise()
+
+
+if __name__ == "__main__":
+    exercise()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from stages.curation import kernel_cache
+
 REPORT = """
 import json
 from stages.curation import kernel_cache
@@ -55,3 +57,17 @@ def test_a_warm_cache_starts_no_child_and_compiles_nothing(cache_dir: Path) -> N
     assert (before, after) == (True, True)
     assert set(compiled_here.values()) == {0}
     assert {path: path.stat().st_mtime_ns for path in cache_dir.rglob("*.nb*")} == stamps
+
+
+def test_a_child_that_fails_is_named_and_the_kernels_are_compiled_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing = tmp_path / "python"
+    failing.write_text("#!/bin/sh\necho 'MemoryError: out of memory' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(kernel_cache, "cached", lambda: False)
+    monkeypatch.setattr(sys, "executable", str(failing))
+    kernel_cache.load_kernels()
+    assert "in a child failed (MemoryError: out of memory): compiling here" in caplog.text
+    assert kernel_cache.band_kernels.match_batch.signatures  # ready to run
+    assert kernel_cache.exact_keys.first_readers.signatures

@@ -10,6 +10,7 @@ loads their machine code from there (0.1 s, 13 MB) before its workers fork, so t
 share it.
 """
 
+import logging
 import subprocess
 import sys
 from types import ModuleType
@@ -20,6 +21,8 @@ from numba.core.dispatcher import Dispatcher
 from stages.curation import band_kernels, bucket_sketch, exact_keys, shingle_hashes
 from stages.curation.exact_keys import ExactKeys
 from stages.curation.near_dup import BandIndex, NearDuplicates
+
+log = logging.getLogger("logtune")
 
 KERNEL_MODULES: tuple[ModuleType, ...] = (band_kernels, bucket_sketch, exact_keys, shingle_hashes)
 # Texts that take every path of the shingle hashes: ASCII, other UTF-8, shorter than a shingle.
@@ -61,9 +64,14 @@ def exercise() -> None:
 
 def load_kernels() -> None:
     """Have every kernel's machine code in this process, compiled in a child where the cache
-    lacks it."""
+    lacks it (here, where the child fails)."""
     if not cached():
-        subprocess.run([sys.executable, "-m", __name__], check=True)
+        child = subprocess.run(
+            [sys.executable, "-m", __name__], stderr=subprocess.PIPE, text=True, check=False
+        )
+        if child.returncode:
+            last = (child.stderr.strip().splitlines() or ["no message"])[-1]
+            log.warning("compiling curate's kernels in a child failed (%s): compiling here", last)
     exercise()
 
 

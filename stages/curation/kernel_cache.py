@@ -5,7 +5,7 @@ curate's main process that memory would stay for the whole run, and the workers 
 it would copy the pages around it as they write; compiling there while the workers run also
 held the lookups back (a first run on these kernels: 123.6 s and 931 MB, against 80.0 s and
 711 MB with them cached; tests/bench/README.md#pipeline). A child compiles them into
-numba's cache (`__pycache__` beside the modules, or NUMBA_CACHE_DIR) and exits; curate then
+numba's cache (`stages/curation/__pycache__`, or NUMBA_CACHE_DIR) and exits; curate then
 loads their machine code from there (0.1 s, 13 MB) before its workers fork, so that they
 share it.
 """
@@ -13,6 +13,7 @@ share it.
 import logging
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -39,13 +40,20 @@ def kernels() -> list[Dispatcher]:
 
 
 def cached() -> bool:
-    """Whether numba's cache holds machine code of every kernel for these sources. (Its index
-    is read through the dispatcher's cache object, which numba does not document: where that
-    changes, the answer is no, and a child compiles what may not be needed.)"""
+    """Whether numba's cache holds machine code of every kernel for this machine and these
+    sources. (Its index is read through the dispatcher's cache object, which numba does not
+    document: where that changes, the answer is no, and a child compiles what may not be
+    needed. An entry of other types than curate's, a test's, counts: curate then compiles
+    those here, once, and says so.)"""
     try:
-        return all(kernel._cache._cache_file._load_index() for kernel in kernels())
+        for kernel in kernels():
+            cache = kernel._cache
+            here = cache._index_key((), kernel.targetctx.codegen())[1:]
+            if not any(key[1:] == here for key in cache._cache_file._load_index()):
+                return False
     except AttributeError:
         return False
+    return True
 
 
 def exercise() -> None:
@@ -62,17 +70,36 @@ def exercise() -> None:
     ExactKeys().first_readers([n.to_bytes(16, "little") for n in range(1024)], 0)  # it grows
 
 
+def compile_in_child() -> None:
+    """Run this module in a child, from the folder that holds this `stages`; a failure is
+    named, and the kernels are then compiled here."""
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", __name__],
+            cwd=Path(__file__).resolve().parents[2],
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+        problem = (child.stderr.strip().splitlines() or ["no message"])[-1]
+        failed = child.returncode != 0
+    except OSError as error:
+        problem, failed = str(error), True
+    if failed:
+        log.warning("compiling curate's kernels in a child failed (%s): compiling here", problem)
+
+
 def load_kernels() -> None:
     """Have every kernel's machine code in this process, compiled in a child where the cache
-    lacks it (here, where the child fails)."""
+    lacks it."""
     if not cached():
-        child = subprocess.run(
-            [sys.executable, "-m", __name__], stderr=subprocess.PIPE, text=True, check=False
-        )
-        if child.returncode:
-            last = (child.stderr.strip().splitlines() or ["no message"])[-1]
-            log.warning("compiling curate's kernels in a child failed (%s): compiling here", last)
+        compile_in_child()
+    before = {kernel: len(kernel.stats.cache_misses) for kernel in kernels()}
     exercise()
+    compiled = [k.py_func.__name__ for k in kernels() if len(k.stats.cache_misses) > before[k]]
+    if compiled:
+        log.warning("compiled in curate's own process: %s", ", ".join(sorted(compiled)))
 
 
 if __name__ == "__main__":

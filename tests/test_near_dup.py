@@ -151,15 +151,18 @@ def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(spread: 
 
 @pytest.mark.parametrize(("before", "last"), [(0, 5), (5, 0), (1, 1), (40, 10), (10, 40)])
 def test_two_runs_merge_in_place_as_a_stable_sort_would(before: int, last: int) -> None:
+    """Entries are a key (high half) and a row (low half); a later run's rows are higher."""
     rng = np.random.default_rng(before * 100 + last)
     keys = np.concatenate([np.sort(rng.integers(0, 12, n)) for n in (before, last)])
-    keys = np.concatenate([[7, 7], keys, [3]]).astype(np.uint32)  # bytes around the runs
-    rows = np.arange(len(keys), dtype=np.int32)
+    keys = np.concatenate([[7, 7], keys, [3]]).astype(np.uint64)  # entries around the runs
+    rows = np.arange(len(keys), dtype=np.uint64)
     order = 2 + np.argsort(keys[2 : 2 + before + last], kind="stable")
     want_keys, want_rows = keys.copy(), rows.copy()
     want_keys[2 : 2 + before + last], want_rows[2 : 2 + before + last] = keys[order], order
-    merge_last_runs(keys, rows, 2, 2 + before, 2 + before + last)
-    assert keys.tolist() == want_keys.tolist() and rows.tolist() == want_rows.tolist()
+    runs = keys << np.uint64(32) | rows
+    merge_last_runs(runs, 2, 2 + before, 2 + before + last)
+    assert (runs >> np.uint64(32)).tolist() == want_keys.tolist()
+    assert (runs & np.uint64(0xFFFFFFFF)).tolist() == want_rows.tolist()
 
 
 def test_rows_behind_boilerplate_keys_count_only_with_enough_other_keys() -> None:

@@ -11,6 +11,8 @@ import numpy as np
 from numba import njit, prange
 
 FNV_PRIME = np.uint64(0x100000001B3)
+KEY_SHIFT = np.uint64(32)  # a run's entry: its key above this bit, its row below
+ROW_MASK = np.uint64(0xFFFFFFFF)
 BAND_SALT = np.uint64(0x9E3779B97F4A7C15)
 EMPTY = -1  # a slot of the recent keys' table that holds no entry
 
@@ -31,8 +33,7 @@ def fold_bands(signature: np.ndarray, n_bands: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def count_run_rows(
-    run_keys: np.ndarray,
-    run_rows: np.ndarray,
+    run: np.ndarray,
     directory: np.ndarray,
     shift: int,
     keys: np.ndarray,
@@ -47,9 +48,9 @@ def count_run_rows(
     for key in keys:
         prefix = np.int64(key) >> shift
         low, high = directory[prefix], directory[prefix + 1]
-        i = low + np.searchsorted(run_keys[low:high], key)
-        while i < high and run_keys[i] == key:
-            row = run_rows[i]
+        i = low + np.searchsorted(run[low:high], np.uint64(key) << KEY_SHIFT)
+        while i < high and run[i] >> KEY_SHIFT == key:
+            row = np.int64(run[i] & ROW_MASK)
             if counts[row] == 0:
                 touched[n_touched] = row
                 n_touched += 1
@@ -59,21 +60,21 @@ def count_run_rows(
 
 
 @njit(cache=True, nogil=True)
-def merge_last_runs(run_keys: np.ndarray, run_rows: np.ndarray, big: int, small: int, end: int):
+def merge_last_runs(runs: np.ndarray, big: int, small: int, end: int):
     """Merge the sorted run [small, end) into the sorted run [big, small) before it, in
     place: the later run is copied aside and the two are merged from their ends, into the
-    end of the space they share. A key's rows stay in order, the older run's first."""
-    aside_keys = run_keys[small:end].copy()
-    aside_rows = run_rows[small:end].copy()
-    i, j = small - 1, len(aside_keys) - 1
+    end of the space they share. Entries sort by key, then row: a key's rows stay in order,
+    the older run's (lower) first."""
+    aside = runs[small:end].copy()
+    i, j = small - 1, len(aside) - 1
     for out in range(end - 1, big - 1, -1):
         if j < 0:
-            break  # the older run's keys left are where they belong
-        if i >= big and run_keys[i] > aside_keys[j]:
-            run_keys[out], run_rows[out] = run_keys[i], run_rows[i]
+            break  # the older run's entries left are where they belong
+        if i >= big and runs[i] > aside[j]:
+            runs[out] = runs[i]
             i -= 1
         else:
-            run_keys[out], run_rows[out] = aside_keys[j], aside_rows[j]
+            runs[out] = aside[j]
             j -= 1
 
 
@@ -133,17 +134,16 @@ def add_recent(
 def count_shared_keys(
     index: tuple, keys: np.ndarray, counts: np.ndarray, touched: np.ndarray, min_hits: int
 ) -> np.ndarray:
-    """The rows of a band index (near_dup.BandIndex's arrays: its sorted runs end to end, run
-    k from run_starts[k] to run_starts[k + 1], their directories likewise, and its recent
-    entries' table) that have at least `min_hits` of the keys, each once, ascending."""
-    (run_keys, run_rows, run_starts, directories, dir_starts, shifts) = index[:6]
-    (slots, entry_keys, entry_rows, chain) = index[6:]
+    """The rows of a band index (near_dup.BandIndex's arrays: its sorted runs of entries end to
+    end, run k from run_starts[k] to run_starts[k + 1], their directories likewise, and its
+    recent entries' table) that have at least `min_hits` of the keys, each once, ascending."""
+    (runs, run_starts, directories, dir_starts, shifts) = index[:5]
+    (slots, entry_keys, entry_rows, chain) = index[5:]
     n_touched = 0
     for run in range(len(run_starts) - 1):
         start, stop = run_starts[run], run_starts[run + 1]
         n_touched = count_run_rows(
-            run_keys[start:stop],
-            run_rows[start:stop],
+            runs[start:stop],
             directories[dir_starts[run] : dir_starts[run + 1]],
             shifts[run],
             keys,

@@ -161,7 +161,8 @@ def band_keys(signature: np.ndarray, n_bands: int) -> np.ndarray:
 class BandIndex:
     """Band key → the rows of the first records that have it, 8 bytes a key. The latest keys are
     entries of an open-addressed table of bounded size; when it is full they become a sorted
-    run, appended to the runs' keys and rows (one pair of arrays, end to end). A run at
+    run of 64-bit entries, the key in the high half and the row in the low (a key's rows in
+    the cache lines the search for it reads), appended to the runs (end to end). A run at
     least a quarter of the size of the one before is merged into it, in place, so there are
     few runs (each searched for every key looked up) and each key is copied a few times in
     all; a merge holds a copy of the later run only (at most about the size of the one
@@ -184,8 +185,7 @@ class BandIndex:
     ) -> None:
         self._recent_keys = recent_keys
         # The runs end to end, largest first; run k is [starts[k], starts[k + 1]).
-        self._run_keys = np.empty(0, dtype=np.uint32)
-        self._run_rows = np.empty(0, dtype=np.int32)
+        self._runs = np.empty(0, dtype=np.uint64)
         self._starts = [0]
         self._starts_array = np.array(self._starts, dtype=np.int64)  # as the lookups take it
         # The runs' directories end to end, run k's from dir_starts[k] to dir_starts[k + 1]:
@@ -241,8 +241,7 @@ class BandIndex:
     def _arrays(self) -> tuple[np.ndarray, ...]:
         """The index as the compiled lookups take it."""
         return (
-            self._run_keys,
-            self._run_rows,
+            self._runs,
             self._starts_array,
             self._directories,
             self._dir_starts,
@@ -271,15 +270,17 @@ class BandIndex:
             self._flush()
 
     def _flush(self) -> None:
-        keys = self._entry_keys[: self._n_entries]
-        order = np.argsort(keys, kind="stable")  # a key's rows stay in the order given
-        self._append_run(keys[order], self._entry_rows[: self._n_entries][order])
+        # Sorted by key, then row: a key's rows stay in the order given (ascending).
+        entries = self._entry_keys[: self._n_entries].astype(np.uint64) << np.uint64(32)
+        entries |= self._entry_rows[: self._n_entries].astype(np.uint64)
+        entries.sort()
+        self._append_run(entries)
         self._slots.fill(EMPTY)
         self._n_entries = 0
         while len(self._starts) > 2 and (
             4 * (self._starts[-1] - self._starts[-2]) >= self._starts[-2] - self._starts[-3]
         ):
-            merge_last_runs(self._run_keys, self._run_rows, *self._starts[-3:])
+            merge_last_runs(self._runs, *self._starts[-3:])
             del self._starts[-2]
         self._starts_array = np.array(self._starts, dtype=np.int64)
         self._direct_last_run()
@@ -288,10 +289,10 @@ class BandIndex:
         """Make the last run's directory; the runs before it are as they were, and so are
         their directories."""
         before = len(self._starts) - 2  # runs
-        keys = self._run_keys[self._starts[-2] : self._starts[-1]]
-        bits = min(32, max(0, (len(keys) // self.KEYS_A_PREFIX).bit_length() - 1))
-        prefixes = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(32 - bits)
-        directory = np.searchsorted(keys, prefixes).astype(np.int32)
+        run = self._runs[self._starts[-2] : self._starts[-1]]
+        bits = min(32, max(0, (len(run) // self.KEYS_A_PREFIX).bit_length() - 1))
+        firsts = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)  # of each prefix
+        directory = np.append(np.searchsorted(run, firsts), len(run)).astype(np.int32)
         start = int(self._dir_starts[before])
         if start + len(directory) > len(self._directories):
             self._directories.resize(2 * (start + len(directory)), refcheck=False)
@@ -299,16 +300,14 @@ class BandIndex:
         self._dir_starts = np.append(self._dir_starts[: before + 1], start + len(directory))
         self._shifts = np.append(self._shifts[:before], 32 - bits)
 
-    def _append_run(self, keys: np.ndarray, rows: np.ndarray) -> None:
+    def _append_run(self, entries: np.ndarray) -> None:
         """Runs grow in place by whole runs (`resize` remaps pages, as FirstRecords' rows)."""
         end = self._starts[-1]
-        if end + len(keys) > len(self._run_keys):
-            size = max(end + len(keys), len(self._run_keys) + self.GROW_KEYS)
-            self._run_keys.resize(size, refcheck=False)
-            self._run_rows.resize(size, refcheck=False)
-        self._run_keys[end : end + len(keys)] = keys
-        self._run_rows[end : end + len(keys)] = rows
-        self._starts.append(end + len(keys))
+        if end + len(entries) > len(self._runs):
+            size = max(end + len(entries), len(self._runs) + self.GROW_KEYS)
+            self._runs.resize(size, refcheck=False)
+        self._runs[end : end + len(entries)] = entries
+        self._starts.append(end + len(entries))
 
 
 class FirstRecords:

@@ -149,6 +149,24 @@ def test_the_band_index_finds_every_row_sharing_enough_keys_across_runs(spread: 
     assert max(np.diff(index._dir_starts) - 1) == 32  # the largest run's
 
 
+def test_rows_inserted_at_once_fill_and_merge_runs_as_one_by_one() -> None:
+    """A batch's rows cross several runs (3 keys a row, 7 to a run): the runs, and what every
+    key finds, are those of the same rows inserted one at a time."""
+    rng = np.random.default_rng(9)
+    keys = rng.integers(0, 40, (50, 3)).astype(np.uint32)
+    one_by_one, at_once = BandIndex(recent_keys=7), BandIndex(recent_keys=7)
+    for row, row_keys in enumerate(keys[:5]):
+        one_by_one.insert(row_keys, row)
+        at_once.insert(row_keys, row)
+    for row, row_keys in enumerate(keys[5:], start=5):
+        one_by_one.insert(row_keys, row)
+    at_once.insert_rows(keys[5:], 5)
+    assert at_once._starts == one_by_one._starts and len(at_once._starts) > 2
+    for key in range(40):
+        probe = np.array([key], dtype=np.uint32)
+        assert at_once.query(probe).tolist() == one_by_one.query(probe).tolist()
+
+
 @pytest.mark.parametrize(("before", "last"), [(0, 5), (5, 0), (1, 1), (40, 10), (10, 40)])
 def test_two_runs_merge_in_place_as_a_stable_sort_would(before: int, last: int) -> None:
     """Entries are a key (high half) and a row (low half); a later run's rows are higher."""

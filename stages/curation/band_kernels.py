@@ -131,6 +131,30 @@ def add_recent(
 
 
 @njit(cache=True, nogil=True)
+def add_recent_rows(
+    slots: np.ndarray,
+    entry_keys: np.ndarray,
+    entry_rows: np.ndarray,
+    chain: np.ndarray,
+    n_entries: int,
+    keys: np.ndarray,
+    start: int,
+    first_row: int,
+    bound: int,
+) -> tuple[int, int]:
+    """`add_recent` of keys[start], keys[start + 1], ... as rows first_row + start, ..., up to
+    the row that brings the entries to `bound`. Returns (the next row of `keys` to add, the
+    new number of entries)."""
+    k = start
+    while k < len(keys) and n_entries < bound:
+        n_entries = add_recent(
+            slots, entry_keys, entry_rows, chain, n_entries, keys[k], first_row + k
+        )
+        k += 1
+    return k, n_entries
+
+
+@njit(cache=True, nogil=True)
 def count_shared_keys(
     index: tuple, keys: np.ndarray, counts: np.ndarray, touched: np.ndarray, min_hits: int
 ) -> np.ndarray:

@@ -106,31 +106,6 @@ def _slot(slots: np.ndarray, entry_keys: np.ndarray, key: np.uint32) -> int:
 
 
 @njit(cache=True, nogil=True)
-def add_recent(
-    slots: np.ndarray,
-    entry_keys: np.ndarray,
-    entry_rows: np.ndarray,
-    chain: np.ndarray,
-    n_entries: int,
-    keys: np.ndarray,
-    row: int,
-) -> int:
-    """Append (key, row) entries; a key's slot holds its newest entry, which chains to the
-    one before. A key the row already has (two bands folded alike) is not given twice.
-    Returns the new number of entries."""
-    for key in keys:
-        slot = _slot(slots, entry_keys, key)
-        if slots[slot] != EMPTY and entry_rows[slots[slot]] == row:
-            continue
-        entry_keys[n_entries] = key
-        entry_rows[n_entries] = row
-        chain[n_entries] = slots[slot]
-        slots[slot] = n_entries
-        n_entries += 1
-    return n_entries
-
-
-@njit(cache=True, nogil=True)
 def add_recent_rows(
     slots: np.ndarray,
     entry_keys: np.ndarray,
@@ -142,14 +117,23 @@ def add_recent_rows(
     first_row: int,
     bound: int,
 ) -> tuple[int, int]:
-    """`add_recent` of keys[start], keys[start + 1], ... as rows first_row + start, ..., up to
-    the row that brings the entries to `bound`. Returns (the next row of `keys` to add, the
-    new number of entries)."""
+    """Append the (key, row) entries of keys[start], keys[start + 1], ... as rows
+    first_row + start, ..., up to the row that brings the entries to `bound`. A key's slot
+    holds its newest entry, which chains to the one before. A key the row already has (two
+    bands folded alike) is not given twice. Returns (the next row of `keys` to add, the new
+    number of entries)."""
     k = start
     while k < len(keys) and n_entries < bound:
-        n_entries = add_recent(
-            slots, entry_keys, entry_rows, chain, n_entries, keys[k], first_row + k
-        )
+        row = first_row + k
+        for key in keys[k]:
+            slot = _slot(slots, entry_keys, key)
+            if slots[slot] != EMPTY and entry_rows[slots[slot]] == row:
+                continue
+            entry_keys[n_entries] = key
+            entry_rows[n_entries] = row
+            chain[n_entries] = slots[slot]
+            slots[slot] = n_entries
+            n_entries += 1
         k += 1
     return k, n_entries
 

@@ -2,12 +2,11 @@
 
 Compiling them takes about 13 s and 135 MB that LLVM holds for the rest of the process. In
 curate's main process that memory would stay for the whole run, and the workers forked from
-it would copy the pages around it as they write; compiling there while the workers run also
-held the lookups back (a first run on these kernels: 123.6 s and 931 MB, against 80.0 s and
-711 MB with them cached; tests/bench/README.md#pipeline). A child compiles them into
-numba's cache (`stages/curation/__pycache__`, or NUMBA_CACHE_DIR) and exits; curate then
-loads their machine code from there (0.1 s, 13 MB) before its workers fork, so that they
-share it.
+it would copy the pages around it as they write (a first run on the pipeline bench, back to
+back: 889 MB peak compiling in the process, 705 MB in a child; tests/bench/README.md). A
+child compiles them into numba's cache (`stages/curation/__pycache__`, or NUMBA_CACHE_DIR)
+and exits; curate then loads their machine code from there (0.1 s, 13 MB) before its workers
+fork, so that they share it.
 """
 
 import logging
@@ -26,7 +25,7 @@ from stages.curation.near_dup import BandIndex, NearDuplicates
 log = logging.getLogger("logtune")
 
 KERNEL_MODULES: tuple[ModuleType, ...] = (band_kernels, bucket_sketch, exact_keys, shingle_hashes)
-# Texts that take every path of the shingle hashes: ASCII, other UTF-8, shorter than a shingle.
+# Texts of each kind curate hashes: ASCII, other UTF-8, shorter than a shingle.
 TEXTS = ("sell my fish " * 40, "vends mon poisson à Zoë 🐟 " * 40, "hi")
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from schemas.conversation import Conversation
 from stages.curation.band_kernels import (
     EMPTY,
+    KEY_SHIFT,
     add_recent_rows,
     count_shared_keys,
     fold_bands,
@@ -281,7 +282,7 @@ class BandIndex:
 
     def _flush(self) -> None:
         # Sorted by key, then row: a key's rows stay in the order given (ascending).
-        entries = self._entry_keys[: self._n_entries].astype(np.uint64) << np.uint64(32)
+        entries = self._entry_keys[: self._n_entries].astype(np.uint64) << KEY_SHIFT
         entries |= self._entry_rows[: self._n_entries].astype(np.uint64)
         entries.sort()
         self._append_run(entries)
@@ -301,7 +302,8 @@ class BandIndex:
         before = len(self._starts) - 2  # runs
         run = self._runs[self._starts[-2] : self._starts[-1]]
         bits = min(32, max(0, (len(run) // self.KEYS_A_PREFIX).bit_length() - 1))
-        firsts = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)  # of each prefix
+        # The first entry each prefix could have: the prefix's first key, in the entries' high half.
+        firsts = np.arange(1 << bits, dtype=np.uint64) << (KEY_SHIFT + np.uint64(32 - bits))
         directory = np.append(np.searchsorted(run, firsts), len(run)).astype(np.int32)
         start = int(self._dir_starts[before])
         if start + len(directory) > len(self._directories):

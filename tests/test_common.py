@@ -1,6 +1,7 @@
 """The shared stage pieces: line reading, atomic writes, params, stats, hashing, schemas."""
 
 import os
+from itertools import pairwise
 from pathlib import Path
 
 import click
@@ -29,6 +30,7 @@ from stages.common.jsonl import (
     IO_BUFFER,
     iter_lines,
     iter_spans,
+    lines_starting_in,
     open_lines,
     read_records,
     read_span_lines,
@@ -83,6 +85,35 @@ def test_iter_lines_matches_a_plain_split(
             for line in read_span_lines(handle, item, limit)
         ]
     assert from_spans == got
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"x")), max_size=30),
+    bom=st.booleans(),
+    final_newline=st.booleans(),
+    cuts=st.lists(st.integers(0, 1300), max_size=12),
+)
+def test_lines_of_a_file_cut_anywhere_are_read_once_each(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[bytes],
+    bom: bool,
+    final_newline: bool,
+    cuts: list[int],
+) -> None:
+    """Each line comes from the range its first byte is in, whole, however the file is cut
+    (in a line, at a newline, in the byte order mark, past the end)."""
+    data = BOM * bom + b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    path = tmp_path_factory.mktemp("cut") / "f.jsonl"
+    path.write_bytes(data)
+    offsets = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    with open(path, "rb") as handle:
+        got = [
+            line
+            for start, end in list(pairwise(offsets)) or [(0, 0)]
+            for line in lines_starting_in(handle, start, end)
+        ]
+    assert got == [line[1] for line in reference_lines(data, len(data) + 1)]
 
 
 def test_oversize_line_is_skipped_without_losing_its_neighbours(tmp_path: Path) -> None:

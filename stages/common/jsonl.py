@@ -6,7 +6,8 @@ a single absurd line; the reader copies each line once out of a buffered file
 (`readline` with a limit, in C), drops the mark, and refuses to hand on any line
 beyond a size limit or nested beyond a depth limit (`MAX_NESTING`). For parallel
 parsing, `iter_spans` gives where runs of whole lines lie, so each worker reads
-its own bytes instead of receiving them through a pipe. A stage output may also
+its own bytes instead of receiving them through a pipe; `lines_starting_in` reads the
+lines of a file cut at any offsets, for readers that need no line limit. A stage output may also
 be a folder of JSONL parts (stages/common/parts.py), read in sorted order.
 """
 
@@ -208,6 +209,31 @@ def read_span_lines(
         return iter([Line(item.line, b"", False, item.size)])
     handle.seek(item.start)
     return read_lines(handle, max_line_bytes, item.first_line, item.end - item.start)
+
+
+def lines_starting_in(handle: BinaryIO, start: int, end: int) -> list[bytes]:
+    """The lines (without their newlines) whose first byte lies in bytes `start` to `end` of a
+    file opened in binary, the last one read to its end.
+
+    A file cut at any offsets is read once this way, each line by the range it starts in,
+    with no pass over the file to find its newlines first (our own outputs: no size or depth
+    limit). A byte order mark at the start of the file is skipped.
+    """
+    if start == 0:
+        handle.seek(0)
+        _skip_bom(handle)
+    else:
+        handle.seek(start - 1)
+        _skip_line(handle.readline)  # the line holding byte start - 1 is the range before's
+        if handle.tell() >= end:
+            return []
+    data = handle.read(max(end - handle.tell(), 0))
+    if not data.endswith(b"\n"):
+        data += handle.readline()
+    lines = data.split(b"\n")
+    if data.endswith(b"\n") or not data:
+        lines.pop()
+    return lines
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

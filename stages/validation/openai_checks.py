@@ -224,9 +224,9 @@ def check_example(example: Any, out: _Line) -> None:
         out.error("messages", "nothing_to_learn", "every assistant message has weight 0")
 
 
-def _record_id(ids: Sequence[str] | None, index: int, example: Any) -> str:
-    if ids is not None and index < len(ids):
-        return ids[index]
+def _record_id(example: Any) -> str:
+    """The content id of an example's messages: the caller puts the metadata's id in its
+    place where the metadata places a record on the line."""
     messages = example.get("messages") if isinstance(example, dict) else None
     return content_id(messages) if messages is not None else ""
 
@@ -235,27 +235,23 @@ def check_openai_file(
     lines: Iterable[tuple[int, bytes]],
     *,
     file: str,
-    ids: Sequence[str] | None = None,
     max_tokens: int = MAX_TOKENS_PER_EXAMPLE,
 ) -> OpenAIFileReport:
-    """Check every (line number, bytes) of an OpenAI JSONL file.
-
-    `ids[i]` is the record id of the i-th line (from the export's metadata file);
-    without it the id is the content id of the line's messages.
-    """
+    """Check every (line number, bytes) of an OpenAI JSONL file; an error names the content
+    id of the line's messages."""
     errors: list[FormatError] = []
     lengths: list[int] = []
     valid = examples = 0
-    for index, (lineno, raw) in enumerate(lines):
+    for lineno, raw in lines:
         examples += 1
         try:
             example = json_value(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            out = _Line(file, lineno, _record_id(ids, index, None))
+            out = _Line(file, lineno, "")
             out.error("$", "invalid_json", f"not JSON: {exc}")
             errors.extend(out.errors)
             continue
-        out = _Line(file, lineno, _record_id(ids, index, example))
+        out = _Line(file, lineno, _record_id(example))
         check_example(example, out)
         if not out.errors:
             tokens = count_tokens(example)

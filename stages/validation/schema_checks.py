@@ -9,7 +9,7 @@ own message. A line the schema accepts then goes through its consumer's check
 """
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ import jsonschema
 
 from schemas.format_lines import FormatError
 from stages.common.json_value import json_value
-from stages.common.jsonl import Line
 from stages.common.schema_validator import SchemaValidator
 from stages.validation.finding import Finding
 
@@ -53,10 +52,8 @@ def problem_field(problem: jsonschema.ValidationError) -> str:
     return field_path(parts)
 
 
-def line_id(value: Any, ids: Mapping[int, str], index: int) -> str:
-    """The record id of the `index`-th line: from the metadata, else the line's own `id`."""
-    if index in ids:
-        return ids[index]
+def own_id(value: Any) -> str:
+    """A line's own `id`, where its format writes one; the caller knows the metadata's."""
     own = value.get("id") if isinstance(value, dict) else None
     return own if isinstance(own, str) else ""
 
@@ -75,35 +72,27 @@ def format_error(
 
 
 def check_lines(
-    lines: Iterable[Line],
+    lines: Iterable[tuple[int, bytes]],
     *,
     file: str,
     schema_name: str,
-    ids: Mapping[int, str],
     consumer: Callable[[Any], Iterator[Finding]] | None = None,
 ) -> Iterator[FormatError]:
-    """The errors of every line; `ids` maps a 0-based line index (the line number less one)
-    to its record id."""
+    """The errors of every (line number, bytes), each naming the line's own record id where
+    it has one (the caller puts the metadata's in its place)."""
     check = validator(schema_name)
-    for line in lines:
-        index = line.number - 1
-        if line.oversize:
-            message = f"{line.oversize} bytes"
-            yield format_error(file, line.number, ids.get(index, ""), "$", "line_too_long", message)
-            continue
+    for number, data in lines:
         try:
-            value = json_value(line.data)
+            value = json_value(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            message = f"not JSON: {exc}"
-            yield format_error(file, line.number, ids.get(index, ""), "$", "invalid_json", message)
+            yield format_error(file, number, "", "$", "invalid_json", f"not JSON: {exc}")
             continue
-        record_id = line_id(value, ids, index)
         problems = sorted(check.iter_errors(value), key=lambda e: list(map(str, e.path)))
         for problem in problems:
             yield format_error(
                 file,
-                line.number,
-                record_id,
+                number,
+                own_id(value),
                 problem_field(problem),
                 f"schema_{problem.validator}",
                 problem.message,
@@ -111,5 +100,5 @@ def check_lines(
         if consumer is not None and not problems:
             for found in consumer(value):
                 yield format_error(
-                    file, line.number, record_id, found.field, found.reason, found.message
+                    file, number, own_id(value), found.field, found.reason, found.message
                 )

@@ -6,6 +6,7 @@ import tiktoken
 from bpe_openai.registry import o200k_base
 from tiktoken.load import load_tiktoken_bpe
 
+from stages.common.hashing import content_id
 from stages.formats.contract import wrong_turns
 from stages.formats.format_helpers import Unexportable
 from stages.formats.openai_chat import to_openai_chat
@@ -58,7 +59,7 @@ def test_a_negative_example_without_a_correction_is_refused():
 
 def test_every_export_passes_the_checks():
     examples = [exported(conv) for conv in c.ALL]
-    report = check_openai_file(lines_of(*examples), file="train.jsonl", ids=[x.id for x in c.ALL])
+    report = check_openai_file(lines_of(*examples), file="train.jsonl")
     assert report.errors == []
     assert report.valid_examples == report.examples == len(c.ALL)
 
@@ -214,28 +215,23 @@ def test_every_export_passes_the_checks():
 )
 def test_a_malformed_record_fails_with_its_line_id_field_and_reason(example, field, reason):
     good = exported(c.PLAIN)
-    report = check_openai_file(
-        lines_of(good, example, good), file="f.jsonl", ids=["g1", "bad", "g2"]
-    )
+    report = check_openai_file(lines_of(good, example, good), file="f.jsonl")
     assert [(e.line, e.record_id, e.field, e.reason) for e in report.errors] == [
-        (2, "bad", field, reason)
+        (2, content_id(example["messages"]), field, reason)
     ]
     assert report.valid_examples == 2
 
 
 def test_invalid_json_and_non_object_lines_are_reported_not_raised():
-    report = check_openai_file(
-        lines_of(b'{"messages": [', b"[1, 2]"), file="f.jsonl", ids=["a", "b"]
-    )
+    report = check_openai_file(lines_of(b'{"messages": [', b"[1, 2]"), file="f.jsonl")
     assert [(e.line, e.record_id, e.reason) for e in report.errors] == [
-        (1, "a", "invalid_json"),
-        (2, "b", "data_type"),
+        (1, "", "invalid_json"),
+        (2, "", "data_type"),
     ]
 
 
-def test_without_ids_the_record_id_is_the_content_id_of_the_messages():
-    from stages.common.hashing import content_id
-
+def test_the_record_id_is_the_content_id_of_the_messages():
+    """validate puts the metadata's record id in its place (tests/test_validate.py)."""
     bad = {"messages": [{"role": "user", "content": "a"}]}
     report = check_openai_file(lines_of(bad), file="f.jsonl")
     assert report.errors[0].record_id == content_id(bad["messages"])
@@ -275,8 +271,9 @@ def test_too_long_examples_are_flagged_and_billed_at_the_limit():
             {"role": "assistant", "content": "ok"},
         ]
     }
-    report = check_openai_file(lines_of(example), file="f.jsonl", ids=["long"], max_tokens=20)
-    assert [(e.record_id, e.reason) for e in report.errors] == [("long", "too_many_tokens")]
+    report = check_openai_file(lines_of(example), file="f.jsonl", max_tokens=20)
+    expected = [(content_id(example["messages"]), "too_many_tokens")]
+    assert [(e.record_id, e.reason) for e in report.errors] == expected
     assert report.too_long == 1 and report.billing_tokens_per_epoch == 20
 
 

@@ -46,10 +46,10 @@ from stages.validation.empty import empty_warnings
 from stages.validation.metadata_index import MetadataIndex, index_metadata
 from stages.validation.openai_checks import (
     MAX_TOKENS_PER_EXAMPLE,
-    check_openai_file,
+    check_openai_values,
     combined_report,
 )
-from stages.validation.schema_checks import check_lines, format_error
+from stages.validation.schema_checks import check_values, decode_lines, format_error
 from stages.validation.summary import (
     SPLITS,
     csv_bytes,
@@ -103,13 +103,13 @@ def check_span(task: SpanCheck, max_tokens: int) -> SpanFindings:
     file = provenance_path(task.path)
     with open(task.path, "rb") as handle:
         lines = lines_starting_in(handle, task.start, task.end)
-    numbered = list(enumerate(lines, start=1))
+    values = list(decode_lines(enumerate(lines, start=1)))
     consumer = CONSUMER_CHECKS.get(task.name)
     schema = LINE_SCHEMAS[task.name]
-    errors = list(check_lines(numbered, file=file, schema_name=schema, consumer=consumer))
+    errors = list(check_values(values, file=file, schema_name=schema, consumer=consumer))
     report = None
     if task.name == "openai":
-        report = check_openai_file(numbered, file=file, max_tokens=max_tokens)
+        report = check_openai_values(values, file=file, max_tokens=max_tokens)
     return SpanFindings(len(lines), errors, report)
 
 

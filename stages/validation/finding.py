@@ -1,6 +1,6 @@
 """What a consumer check says about one line: the field at fault, a reason key, a sentence.
 
-The checks know nothing of files or record ids; `schema_checks.check_lines` places each
+The checks know nothing of files or record ids; `schema_checks.check_values` places each
 finding on its file, line and record.
 """
 

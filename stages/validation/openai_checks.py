@@ -25,6 +25,7 @@ from schemas.format_lines import FormatError, OpenAIFileReport
 from stages.common.hashing import content_id
 from stages.common.json_value import json_value
 from stages.formats.vocab import count_o200k
+from stages.validation.schema_checks import NotJson
 
 MAX_TOKENS_PER_EXAMPLE = 65536
 TARGET_EPOCHS = 3
@@ -231,24 +232,19 @@ def _record_id(example: Any) -> str:
     return content_id(messages) if messages is not None else ""
 
 
-def check_openai_file(
-    lines: Iterable[tuple[int, bytes]],
-    *,
-    file: str,
-    max_tokens: int = MAX_TOKENS_PER_EXAMPLE,
+def check_openai_values(
+    values: Iterable[tuple[int, Any]], *, file: str, max_tokens: int = MAX_TOKENS_PER_EXAMPLE
 ) -> OpenAIFileReport:
-    """Check every (line number, bytes) of an OpenAI JSONL file; an error names the content
-    id of the line's messages."""
+    """Check every (line number, value) of an OpenAI JSONL file (`decode_lines`); an error
+    names the content id of the line's messages."""
     errors: list[FormatError] = []
     lengths: list[int] = []
     valid = examples = 0
-    for lineno, raw in lines:
+    for lineno, example in values:
         examples += 1
-        try:
-            example = json_value(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if isinstance(example, NotJson):
             out = _Line(file, lineno, "")
-            out.error("$", "invalid_json", f"not JSON: {exc}")
+            out.error("$", "invalid_json", example.message)
             errors.extend(out.errors)
             continue
         out = _Line(file, lineno, _record_id(example))

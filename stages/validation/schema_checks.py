@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 
@@ -71,21 +71,35 @@ def format_error(
     )
 
 
-def check_lines(
-    lines: Iterable[tuple[int, bytes]],
+class NotJson(NamedTuple):
+    """What stands for the value of a line that does not decode."""
+
+    message: str
+
+
+def decode_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of every line, a `NotJson` for a line that is no JSON: decoded
+    once for every check of the line."""
+    for number, data in lines:
+        try:
+            yield number, json_value(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield number, NotJson(f"not JSON: {exc}")
+
+
+def check_values(
+    values: Iterable[tuple[int, Any]],
     *,
     file: str,
     schema_name: str,
     consumer: Callable[[Any], Iterator[Finding]] | None = None,
 ) -> Iterator[FormatError]:
-    """The errors of every (line number, bytes), each naming the line's own record id where
-    it has one (the caller puts the metadata's in its place)."""
+    """The errors of every (line number, value) (`decode_lines`), each naming the line's own
+    record id where it has one (the caller puts the metadata's in its place)."""
     check = validator(schema_name)
-    for number, data in lines:
-        try:
-            value = json_value(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield format_error(file, number, "", "$", "invalid_json", f"not JSON: {exc}")
+    for number, value in values:
+        if isinstance(value, NotJson):
+            yield format_error(file, number, "", "$", "invalid_json", value.message)
             continue
         problems = sorted(check.iter_errors(value), key=lambda e: list(map(str, e.path)))
         for problem in problems:

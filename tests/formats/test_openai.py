@@ -6,13 +6,19 @@ import tiktoken
 from bpe_openai.registry import o200k_base
 from tiktoken.load import load_tiktoken_bpe
 
+from schemas.format_lines import OpenAIFileReport
 from stages.common.hashing import content_id
 from stages.formats.contract import wrong_turns
 from stages.formats.format_helpers import Unexportable
 from stages.formats.openai_chat import to_openai_chat
 from stages.formats.vocab import ensure_encodings_base
-from stages.validation.openai_checks import check_openai_file, count_tokens, default_epochs
+from stages.validation.openai_checks import check_openai_values, count_tokens, default_epochs
+from stages.validation.schema_checks import decode_lines
 from tests.formats import conversations as c
+
+
+def checked(lines: list[tuple[int, bytes]], **options) -> OpenAIFileReport:
+    return check_openai_values(decode_lines(lines), **options)
 
 
 def lines_of(*examples) -> list[tuple[int, bytes]]:
@@ -59,7 +65,7 @@ def test_a_negative_example_without_a_correction_is_refused():
 
 def test_every_export_passes_the_checks():
     examples = [exported(conv) for conv in c.ALL]
-    report = check_openai_file(lines_of(*examples), file="train.jsonl")
+    report = checked(lines_of(*examples), file="train.jsonl")
     assert report.errors == []
     assert report.valid_examples == report.examples == len(c.ALL)
 
@@ -215,7 +221,7 @@ def test_every_export_passes_the_checks():
 )
 def test_a_malformed_record_fails_with_its_line_id_field_and_reason(example, field, reason):
     good = exported(c.PLAIN)
-    report = check_openai_file(lines_of(good, example, good), file="f.jsonl")
+    report = checked(lines_of(good, example, good), file="f.jsonl")
     assert [(e.line, e.record_id, e.field, e.reason) for e in report.errors] == [
         (2, content_id(example["messages"]), field, reason)
     ]
@@ -223,7 +229,7 @@ def test_a_malformed_record_fails_with_its_line_id_field_and_reason(example, fie
 
 
 def test_invalid_json_and_non_object_lines_are_reported_not_raised():
-    report = check_openai_file(lines_of(b'{"messages": [', b"[1, 2]"), file="f.jsonl")
+    report = checked(lines_of(b'{"messages": [', b"[1, 2]"), file="f.jsonl")
     assert [(e.line, e.record_id, e.reason) for e in report.errors] == [
         (1, "", "invalid_json"),
         (2, "", "data_type"),
@@ -233,7 +239,7 @@ def test_invalid_json_and_non_object_lines_are_reported_not_raised():
 def test_the_record_id_is_the_content_id_of_the_messages():
     """validate puts the metadata's record id in its place (tests/test_validate.py)."""
     bad = {"messages": [{"role": "user", "content": "a"}]}
-    report = check_openai_file(lines_of(bad), file="f.jsonl")
+    report = checked(lines_of(bad), file="f.jsonl")
     assert report.errors[0].record_id == content_id(bad["messages"])
 
 
@@ -271,7 +277,7 @@ def test_too_long_examples_are_flagged_and_billed_at_the_limit():
             {"role": "assistant", "content": "ok"},
         ]
     }
-    report = check_openai_file(lines_of(example), file="f.jsonl", max_tokens=20)
+    report = checked(lines_of(example), file="f.jsonl", max_tokens=20)
     expected = [(content_id(example["messages"]), "too_many_tokens")]
     assert [(e.record_id, e.reason) for e in report.errors] == expected
     assert report.too_long == 1 and report.billing_tokens_per_epoch == 20
@@ -286,7 +292,7 @@ def test_default_epochs_follow_the_cookbook_heuristic(n, epochs):
 
 def test_cost_estimate_multiplies_tokens_by_epochs():
     examples = [exported(conv) for conv in c.CLEAN]
-    report = check_openai_file(lines_of(*examples), file="f.jsonl")
+    report = checked(lines_of(*examples), file="f.jsonl")
     assert report.epochs == 25  # 4 examples: min(25, 100 // 4)
     assert report.billing_tokens_per_epoch == sum(count_tokens(e) for e in examples)
     assert report.billing_tokens_total == 25 * report.billing_tokens_per_epoch

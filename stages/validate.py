@@ -22,7 +22,7 @@ pipeline going and leaves the verdict to the `errors_total` metric.
 import functools
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -103,13 +103,22 @@ def check_span(task: SpanCheck, max_tokens: int) -> SpanFindings:
     file = provenance_path(task.path)
     with open(task.path, "rb") as handle:
         lines = lines_starting_in(handle, task.start, task.end)
-    values = list(decode_lines(enumerate(lines, start=1)))
+    values = decode_lines(enumerate(lines, start=1))
     consumer = CONSUMER_CHECKS.get(task.name)
     schema = LINE_SCHEMAS[task.name]
-    errors = list(check_values(values, file=file, schema_name=schema, consumer=consumer))
-    report = None
-    if task.name == "openai":
-        report = check_openai_values(values, file=file, max_tokens=max_tokens)
+    if task.name != "openai":
+        errors = list(check_values(values, file=file, schema_name=schema, consumer=consumer))
+        return SpanFindings(len(lines), errors, None)
+    errors = []
+
+    def schema_checked(values: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+        # Each line through both checks while its value is fresh: holding a span's values
+        # for a second pass made validate slower than decoding every line twice.
+        for item in values:
+            errors.extend(check_values([item], file=file, schema_name=schema))
+            yield item
+
+    report = check_openai_values(schema_checked(values), file=file, max_tokens=max_tokens)
     return SpanFindings(len(lines), errors, report)
 
 

@@ -13,6 +13,7 @@ every later role is misread, so the first is the one to fix.
 
 import json
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from stages.common.json_value import json_value
@@ -39,26 +40,28 @@ class Turn(NamedTuple):
 
 def turns(text: str) -> Iterator[Turn | Finding]:
     """The turns of a text, then a Finding if its structure breaks (and nothing after)."""
-    pos = index = 0
-    while True:
-        start = text.find(IM_START, pos)
-        gap = text[pos : start if start >= 0 else len(text)]
-        if gap.strip():
-            message = f"{gap.strip()[:40]!r} at offset {pos} is outside every turn"
-            yield Finding("text", "text_outside_turn", message)
-            return
-        if start < 0:
-            return
-        end = text.find(IM_END, start)
-        reopened = text.find(IM_START, start + len(IM_START))
-        if end < 0 or 0 <= reopened < end:
+    # Cut at every <|im_start|>: a turn is what precedes the first <|im_end|> of its piece,
+    # and only whitespace may follow that.
+    before, *pieces = text.split(IM_START)
+    if before.strip():
+        message = f"{before.strip()[:40]!r} at offset 0 is outside every turn"
+        yield Finding("text", "text_outside_turn", message)
+        return
+    start = len(before)
+    for index, piece in enumerate(pieces):
+        inner, closed, after = piece.partition(IM_END)
+        if not closed:
             message = f"the turn at offset {start} is not closed by {IM_END}"
             yield Finding(f"text.turns[{index}]", "unclosed_turn", message)
             return
-        inner = text[start + len(IM_START) : end]
         role = inner.partition("\n")[0]
         yield Turn(index, role, inner[len(role) :])
-        pos, index = end + len(IM_END), index + 1
+        if after.strip():
+            at = start + len(IM_START) + len(inner) + len(IM_END)
+            message = f"{after.strip()[:40]!r} at offset {at} is outside every turn"
+            yield Finding("text", "text_outside_turn", message)
+            return
+        start += len(IM_START) + len(piece)
 
 
 def trailing_calls(body: str) -> tuple[str, list[str]]:
@@ -105,20 +108,31 @@ def responses(turn: Turn) -> int | None:
 
 def check_tools(turn: Turn) -> Iterator[Finding]:
     """The tool lines of a Qwen system turn: one `{"type": "function", ...}` object each."""
-    content = turn.body.removeprefix("\n")
+    for k in _bad_tools(turn.body.removeprefix("\n")):
+        if k < 0:
+            yield Finding(turn.at, "bad_tools", "the tools header has no footer")
+        else:
+            yield Finding(f"{turn.at}.tools[{k}]", "bad_tools", "not a function definition")
+
+
+@lru_cache(maxsize=256)
+def _bad_tools(content: str) -> tuple[int, ...]:
+    """The indices of the tool lines that are no function definition, -1 for a header with
+    no footer: a record's system turn repeats across its examples, so each is read once."""
     head = content.find(TOOLS_HEAD)
     if head < 0:
-        return
+        return ()
     if not content.endswith(TOOLS_TAIL):
-        yield Finding(turn.at, "bad_tools", "the tools header has no footer")
-        return
+        return (-1,)
+    bad = []
     for k, line in enumerate(content[head + len(TOOLS_HEAD) : -len(TOOLS_TAIL)].split("\n")[1:]):
         try:
             tool: Any = json_value(line)
         except json.JSONDecodeError:
             tool = None
         if not isinstance(tool, dict) or not isinstance(tool.get("function"), dict):
-            yield Finding(f"{turn.at}.tools[{k}]", "bad_tools", "not a function definition")
+            bad.append(k)
+    return tuple(bad)
 
 
 def _walk(

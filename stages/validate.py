@@ -33,6 +33,7 @@ from schemas.format_lines import FormatError, FormatWarning, OpenAIFileReport
 from stages.common.atomic import write_bytes_atomic
 from stages.common.cli import jobs_option, setup_logging, stage_command
 from stages.common.input_paths import provenance_path
+from stages.common.json_value import decode_lines
 from stages.common.jsonl import JsonlWriter, lines_starting_in
 from stages.common.parallel import ordered_map
 from stages.common.params import stage_params
@@ -49,7 +50,7 @@ from stages.validation.openai_checks import (
     check_openai_values,
     combined_report,
 )
-from stages.validation.schema_checks import check_values, decode_lines, format_error
+from stages.validation.schema_checks import check_values, format_error
 from stages.validation.summary import (
     SPLITS,
     csv_bytes,

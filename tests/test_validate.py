@@ -10,6 +10,7 @@ import pytest
 
 from schemas.format_lines import FormatError
 from stages import export, validate
+from stages.common.hashing import content_id
 from stages.common.jsonl import DEFAULT_MAX_LINE_BYTES
 from stages.common.stats import json_bytes
 from stages.formats.vocab import count_o200k
@@ -221,6 +222,22 @@ def test_an_export_line_longer_than_the_input_line_limit_is_checked_not_mangled(
     path.write_bytes(msgspec.json.encode(record) + b"\n")
     n_lines, errors, _ = validate.check_file(path, "alpaca", {0: "abc"}, max_tokens=100)
     assert (n_lines, errors) == (1, [])
+
+
+@pytest.mark.parametrize("span_bytes", [1, 50, 1 << 20])
+def test_an_error_names_the_metadatas_record_else_the_lines_own(
+    workdir: Path, monkeypatch, span_bytes: int
+) -> None:
+    """However the file is cut, an error is numbered in the file and names the record the
+    metadata places on its line; on a line it places none, the content id of the messages."""
+    monkeypatch.setattr("stages.validate.SPAN_BYTES", span_bytes)
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]}
+    bad = {"messages": [{"role": "user", "content": "hi"}]}
+    path = workdir / "train.jsonl"
+    path.write_bytes(b"".join(msgspec.json.encode(x) + b"\n" for x in (good, bad, good, bad)))
+    _, errors, _ = validate.check_file(path, "openai", {0: "r0", 1: "r1", 2: "r2"}, max_tokens=100)
+    named = {(e.line, e.record_id) for e in errors if e.reason != "metadata_mismatch"}
+    assert named == {(2, "r1"), (4, content_id(bad["messages"]))}
 
 
 def test_a_message_of_a_million_characters_is_counted_not_a_crash(workdir: Path) -> None:

@@ -6,7 +6,8 @@ which decides, so values and error messages are `json.loads`'s own.
 """
 
 import json
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -19,3 +20,19 @@ def json_value(text: str | bytes) -> Any:
         return _decode(text)
     except (msgspec.DecodeError, UnicodeEncodeError):
         return json.loads(text)
+
+
+class NotJson(NamedTuple):
+    """What stands for the value of a line that does not decode."""
+
+    message: str
+
+
+def decode_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of every line, a `NotJson` for a line that is no JSON: decoded
+    once for every check of the line."""
+    for number, data in lines:
+        try:
+            yield number, json_value(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            yield number, NotJson(f"not JSON: {exc}")

@@ -23,9 +23,8 @@ import msgspec
 
 from schemas.format_lines import FormatError, OpenAIFileReport
 from stages.common.hashing import content_id
-from stages.common.json_value import json_value
+from stages.common.json_value import NotJson, json_value
 from stages.formats.vocab import count_o200k
-from stages.validation.schema_checks import NotJson
 
 MAX_TOKENS_PER_EXAMPLE = 65536
 TARGET_EPOCHS = 3

@@ -12,12 +12,12 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jsonschema
 
 from schemas.format_lines import FormatError
-from stages.common.json_value import json_value
+from stages.common.json_value import NotJson
 from stages.common.schema_validator import SchemaValidator
 from stages.validation.finding import Finding
 
@@ -69,22 +69,6 @@ def format_error(
         reason=reason,
         message=message[:MESSAGE_CHARS],
     )
-
-
-class NotJson(NamedTuple):
-    """What stands for the value of a line that does not decode."""
-
-    message: str
-
-
-def decode_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
-    """(line number, value) of every line, a `NotJson` for a line that is no JSON: decoded
-    once for every check of the line."""
-    for number, data in lines:
-        try:
-            yield number, json_value(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            yield number, NotJson(f"not JSON: {exc}")
 
 
 def check_values(

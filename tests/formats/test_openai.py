@@ -8,12 +8,12 @@ from tiktoken.load import load_tiktoken_bpe
 
 from schemas.format_lines import OpenAIFileReport
 from stages.common.hashing import content_id
+from stages.common.json_value import decode_lines
 from stages.formats.contract import wrong_turns
 from stages.formats.format_helpers import Unexportable
 from stages.formats.openai_chat import to_openai_chat
 from stages.formats.vocab import ensure_encodings_base
 from stages.validation.openai_checks import check_openai_values, count_tokens, default_epochs
-from stages.validation.schema_checks import decode_lines
 from tests.formats import conversations as c
 
 

@@ -77,25 +77,27 @@ def trailing_calls(body: str) -> tuple[str, list[str]]:
     return body, calls
 
 
-def check_calls(turn: Turn) -> Iterator[Finding]:
+def check_calls(turn: Turn) -> tuple[list[Finding], int]:
+    """The findings of an assistant turn's calls, and how many calls it makes."""
     before, calls = trailing_calls(turn.body)
+    findings: list[Finding] = []
     if "<tool_call>" in before or "</tool_call>" in before:
-        yield Finding(turn.at, "misplaced_tool_call", "a <tool_call> tag outside the call blocks")
+        message = "a <tool_call> tag outside the call blocks"
+        findings.append(Finding(turn.at, "misplaced_tool_call", message))
     for k, raw in enumerate(calls):
         at = f"{turn.at}.tool_calls[{k}]"
         try:
             call = json_value(raw)
         except json.JSONDecodeError as exc:
-            yield Finding(at, "tool_call_not_json", f"not JSON: {exc}")
+            findings.append(Finding(at, "tool_call_not_json", f"not JSON: {exc}"))
             continue
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-            yield Finding(at, "tool_call_missing_name", "a call is an object with a name")
+            findings.append(
+                Finding(at, "tool_call_missing_name", "a call is an object with a name")
+            )
         elif not isinstance(call.get("arguments"), dict):
-            yield Finding(at, "tool_call_arguments", "arguments must be a JSON object")
-
-
-def n_calls(turn: Turn) -> int:
-    return len(trailing_calls(turn.body)[1])
+            findings.append(Finding(at, "tool_call_arguments", "arguments must be a JSON object"))
+    return findings, len(calls)
 
 
 def responses(turn: Turn) -> int | None:
@@ -135,11 +137,14 @@ def _bad_tools(content: str) -> tuple[int, ...]:
     return tuple(bad)
 
 
+# A turn's findings (usually none), and how many calls it makes: a list and a count per
+# turn, not a generator, which cost more to make than most turns take to check.
+TurnCheck = Callable[[Turn], tuple[list[Finding], int]]
+NOTHING: tuple[list[Finding], int] = ([], 0)
+
+
 def _walk(
-    text: str,
-    roles: frozenset[str],
-    check_turn: Callable[[Turn], Iterator[Finding]],
-    results: Callable[[Turn], int | None],
+    text: str, roles: frozenset[str], check_turn: TurnCheck, results: Callable[[Turn], int | None]
 ) -> Iterator[Finding]:
     """The findings of every turn; `results(turn)` is how many tool results a turn is (None
     for a turn that is not a result), each of which must answer a call of the turn before."""
@@ -155,7 +160,8 @@ def _walk(
             )
             pending = 0
             continue
-        yield from check_turn(turn)
+        findings, calls = check_turn(turn)
+        yield from findings
         count = results(turn)
         if count is not None:
             if count > pending:
@@ -164,25 +170,30 @@ def _walk(
             pending = max(0, pending - count)
             continue
         assistant = assistant or turn.role == "assistant"
-        pending = n_calls(turn) if turn.role == "assistant" else 0
+        pending = calls
     if not assistant:
         yield Finding("text", "no_assistant_turn", "no assistant turn to learn")
 
 
-def _chatml_turn(turn: Turn) -> Iterator[Finding]:
-    if turn.role == "assistant":
-        yield from check_calls(turn)
+def _chatml_turn(turn: Turn) -> tuple[list[Finding], int]:
+    return check_calls(turn) if turn.role == "assistant" else NOTHING
 
 
-def _qwen_turn(turn: Turn) -> Iterator[Finding]:
+def _qwen_turn(turn: Turn) -> tuple[list[Finding], int]:
+    findings: list[Finding] = []
     if turn.index == 0 and turn.role != "system":
-        yield Finding(f"{turn.at}.role", "missing_system", "Qwen's first turn is the system")
+        message = "Qwen's first turn is the system"
+        findings.append(Finding(f"{turn.at}.role", "missing_system", message))
     if RESPONSE_TAG in turn.body and _qwen_results(turn) is None:
-        yield Finding(turn.at, "misplaced_tool_response", "<tool_response> outside a result")
-    elif turn.role == "assistant":
-        yield from check_calls(turn)
-    elif turn.index == 0:
-        yield from check_tools(turn)
+        message = "<tool_response> outside a result"
+        findings.append(Finding(turn.at, "misplaced_tool_response", message))
+        return findings, len(trailing_calls(turn.body)[1]) if turn.role == "assistant" else 0
+    if turn.role == "assistant":
+        more, calls = check_calls(turn)
+        return findings + more, calls
+    if turn.index == 0:
+        findings.extend(check_tools(turn))
+    return findings, 0
 
 
 def _qwen_results(turn: Turn) -> int | None:

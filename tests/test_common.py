@@ -1,5 +1,6 @@
 """The shared stage pieces: line reading, atomic writes, params, stats, hashing, schemas."""
 
+import io
 import os
 from itertools import pairwise
 from pathlib import Path
@@ -114,6 +115,34 @@ def test_lines_of_a_file_cut_anywhere_are_read_once_each(
             for line in lines_starting_in(handle, start, end)
         ]
     assert got == [line[1] for line in reference_lines(data, len(data) + 1)]
+
+
+def test_ranges_inside_a_long_line_read_only_their_own_bytes() -> None:
+    """Each range inside a line learns from its own bytes that it holds no line start: the
+    file is read about once, however long the line and however many ranges it spans."""
+
+    class Counted(io.BytesIO):
+        read_bytes = 0
+
+        def read(self, size: int | None = -1) -> bytes:
+            data = super().read(size)
+            self.read_bytes += len(data)
+            return data
+
+        def readline(self, size: int | None = -1) -> bytes:
+            data = super().readline(size)
+            self.read_bytes += len(data)
+            return data
+
+    data = b"x" * 100_000 + b"\nshort\n"
+    handle = Counted(data)
+    lines = [
+        line
+        for start in range(0, len(data), 1000)
+        for line in lines_starting_in(handle, start, min(start + 1000, len(data)))
+    ]
+    assert lines == [b"x" * 100_000, b"short"]
+    assert handle.read_bytes <= 2 * len(data)
 
 
 def test_oversize_line_is_skipped_without_losing_its_neighbours(tmp_path: Path) -> None:

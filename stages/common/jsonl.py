@@ -189,7 +189,7 @@ def iter_spans(
             last = buffer.rfind(b"\n", head, size)
             if last >= 0:
                 yield Span(start, offset + last + 1, line)
-                # numpy counts newlines 3 times as fast as `bytearray.count` (validate's 12 GB)
+                # numpy counts newlines 3 times as fast as `bytearray.count` (a cached 1.3 GB file)
                 line += int(np.count_nonzero(view[head : last + 1] == NEWLINE))
                 start, head = offset + last + 1, last + 1
             offset += size
@@ -223,10 +223,19 @@ def lines_starting_in(handle: BinaryIO, start: int, end: int) -> list[bytes]:
         handle.seek(0)
         _skip_bom(handle)
     else:
-        handle.seek(start - 1)
-        _skip_line(handle.readline)  # the line holding byte start - 1 is the range before's
-        if handle.tell() >= end:
-            return []
+        # A line starts in the range where a newline precedes it, at byte start - 1 to end - 2:
+        # a range inside one long line reads only its own bytes to learn that it holds none.
+        at = start - 1
+        handle.seek(at)
+        while True:
+            piece = handle.read(min(IO_BUFFER, end - 1 - at))
+            if not piece:
+                return []
+            newline = piece.find(b"\n")
+            if newline >= 0:
+                handle.seek(at + newline + 1)
+                break
+            at += len(piece)
     data = handle.read(max(end - handle.tell(), 0))
     if not data.endswith(b"\n"):
         data += handle.readline()

@@ -12,7 +12,7 @@ every later role is misread, so the first is the one to fix.
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -139,8 +139,8 @@ def _bad_tools(content: str) -> tuple[int, ...]:
 
 # A turn's findings (usually none), and how many calls it makes: a list and a count per
 # turn, not a generator, which cost more to make than most turns take to check.
-TurnCheck = Callable[[Turn], tuple[list[Finding], int]]
-NOTHING: tuple[list[Finding], int] = ([], 0)
+TurnCheck = Callable[[Turn], tuple[Sequence[Finding], int]]
+NOTHING: tuple[Sequence[Finding], int] = ((), 0)
 
 
 def _walk(
@@ -175,7 +175,7 @@ def _walk(
         yield Finding("text", "no_assistant_turn", "no assistant turn to learn")
 
 
-def _chatml_turn(turn: Turn) -> tuple[list[Finding], int]:
+def _chatml_turn(turn: Turn) -> tuple[Sequence[Finding], int]:
     return check_calls(turn) if turn.role == "assistant" else NOTHING
 
 

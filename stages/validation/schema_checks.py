@@ -2,10 +2,11 @@
 check, errors named in full.
 
 A consumer that says "invalid schema" and nothing else is no help: each error here
-names the file, the line, the record id (from the export's metadata) and the field
-as a path (`messages[2].content`, the missing key for a missing key), with jsonschema's
-own message. A line the schema accepts then goes through its consumer's check
-(`consumers.CONSUMER_CHECKS`), which can rely on the shape the schema promised.
+names the file, the line, the record id (validate puts the export metadata's in place of
+the line's own) and the field as a path (`messages[2].content`, the missing key for a
+missing key), with jsonschema's own message. A line the schema accepts then goes through
+its consumer's check (`consumers.CONSUMER_CHECKS`), which can rely on the shape the schema
+promised.
 """
 
 import json

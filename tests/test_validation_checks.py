@@ -8,6 +8,7 @@ import msgspec
 import openai_harmony as oh
 import pytest
 
+from stages.formats.axolotl import to_axolotl_chat
 from stages.formats.chatml import to_chatml
 from stages.formats.harmony import SLOT, to_harmony
 from stages.formats.qwen import to_qwen
@@ -20,6 +21,7 @@ from tests.formats import conversations as c
 def line(fmt: str, conv=c.PREAMBLE_CALL) -> dict[str, Any]:
     exporter = {"chatml": to_chatml, "qwen": to_qwen, "harmony": to_harmony}
     exporter["sharegpt"] = to_sharegpt
+    exporter["axolotl_chat"] = to_axolotl_chat
     return msgspec.to_builtins(exporter[fmt](conv)[0])
 
 
@@ -122,6 +124,32 @@ def test_alpaca_and_preference_rules() -> None:
     two = {**pair, "rejected": [good, {"role": "assistant", "content": "bye"}]}
     assert ("rejected", "not_one_assistant_message") in found("preference", two)
     assert found("preference", {**pair, "prompt": []})[0] == ("prompt", "empty_prompt")
+
+
+def test_axolotl_rows_json_load_as_axolotl_does() -> None:
+    row = line("axolotl_chat")
+    assert found("axolotl_chat", row) == []
+    tools = row["tools"]
+    broken = [{"type": "function", "function": {**tools[0]["function"], "parameters": "{"}}]
+    for _ in range(2):  # the verdict on a tool's parameters is kept: the same the second time
+        assert found("axolotl_chat", {**row, "tools": broken}) == [
+            ("tools[0].function.parameters", "parameters_not_json_object")
+        ]
+    assert found("axolotl_chat", row) == []
+    messages = row["messages"]
+    call = messages[2]["tool_calls"][0]
+    bad_call = {**call, "function": {**call["function"], "arguments": "[1]"}}
+    calling = [*messages[:2], {**messages[2], "tool_calls": [bad_call]}, *messages[3:]]
+    assert found("axolotl_chat", {**row, "messages": calling}) == [
+        ("messages[2].tool_calls[0].function.arguments", "arguments_not_json_object")
+    ]
+    orphan = [*messages[:3], {**messages[3], "tool_call_id": "other"}, messages[4]]
+    assert found("axolotl_chat", {**row, "messages": orphan}) == [
+        ("messages[3].tool_call_id", "tool_without_call")
+    ]
+    assert found("axolotl_chat", {**row, "messages": messages[:4]}) == [
+        ("messages[3].role", "ends_after_last_reply")
+    ]
 
 
 def _parsed_or_error(parse, text: str):

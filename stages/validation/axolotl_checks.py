@@ -8,6 +8,7 @@ turn or trains no turn at all is reported here.
 
 import json
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from stages.common.json_value import json_value
@@ -23,9 +24,16 @@ def _json_object(text: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=1024)
+def _parameters_object(text: str) -> bool:
+    """`_json_object` of a tool's parameters, read once per distinct text: a record's tools
+    repeat on every row of its source."""
+    return _json_object(text)
+
+
 def check_axolotl_chat(row: dict[str, Any]) -> Iterator[Finding]:
     for i, tool in enumerate(row.get("tools") or []):
-        if not _json_object(tool["function"]["parameters"]):
+        if not _parameters_object(tool["function"]["parameters"]):
             where = f"tools[{i}].function.parameters"
             yield Finding(where, "parameters_not_json_object", "parameters must be JSON text")
     messages = row["messages"]

@@ -11,6 +11,7 @@ trained double-encoded). `tools` is the JSON text of a list of function definiti
 
 import json
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from stages.common.json_value import json_value
@@ -69,10 +70,17 @@ def check_turns(turns: list[dict[str, Any]]) -> Iterator[Finding]:
         )
 
 
+@lru_cache(maxsize=256)
+def _named_functions(text: str) -> bool:
+    """Whether `tools` is the JSON text of a list of named functions, read once per distinct
+    text: a record's tools repeat on every row of its source."""
+    tools = _json(text)
+    return isinstance(tools, list) and all(
+        isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
+    )
+
+
 def check_sharegpt(row: dict[str, Any]) -> Iterator[Finding]:
     yield from check_turns(row["conversations"])
-    tools = _json(row["tools"])
-    if not isinstance(tools, list) or not all(
-        isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
-    ):
+    if not _named_functions(row["tools"]):
         yield Finding("tools", "tools_not_json", "tools is not a JSON list of named functions")

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from stages.common.json_value import json_value
+from stages.common.json_value import json_or_none, json_value
 
 TEXTS = [
     b'{"a": 1, "a": 2, "b": [1.0, -0.0, 1e-7, true, null]}',
@@ -36,3 +36,12 @@ def test_errors_are_json_loads_errors(text) -> None:
     with pytest.raises(json.JSONDecodeError) as theirs:
         json.loads(text)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("text", ['{"a": [1]}', "[]", "null", "{", "not json", ""])
+def test_json_or_none_is_the_value_or_none_for_text_that_is_no_json(text: str) -> None:
+    try:
+        expected = json.loads(text)
+    except json.JSONDecodeError:
+        expected = None
+    assert json_or_none(text) == expected

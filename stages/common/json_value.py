@@ -22,6 +22,15 @@ def json_value(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def json_or_none(text: str) -> Any:
+    """The value of a JSON text a check reads (arguments, tool definitions), or None where it
+    is no JSON: the check then says what the text should have been."""
+    try:
+        return json_value(text)
+    except json.JSONDecodeError:
+        return None
+
+
 class NotJson(NamedTuple):
     """What stands for the value of a line that does not decode."""
 

@@ -6,11 +6,10 @@ A user refusing a call (Claude Code's refusal text) is not a failure of the call
 itself was the mistake.
 """
 
-import json
 import re
 from typing import Any
 
-from stages.common.json_value import json_value
+from stages.common.json_value import json_or_none
 
 FAILED_STATUSES = {"error", "failed", "failure", "fail"}
 _FAILED_TEXT = re.compile(r"^\s*(error|exception|traceback|failed|fatal)\b", re.IGNORECASE)
@@ -22,10 +21,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
     # Most results are plain text: no need to have the decoder fail on them.
     if not text.lstrip(JSON_WHITESPACE).startswith("{"):
         return None
-    try:
-        value = json_value(text)
-    except json.JSONDecodeError:
-        return None
+    value = json_or_none(text)
     return value if isinstance(value, dict) else None
 
 

@@ -6,29 +6,21 @@ does not decode, whose tool message answers nothing, or that ends after its last
 turn or trains no turn at all is reported here.
 """
 
-import json
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from stages.common.json_value import json_value
+from stages.common.json_value import json_or_none
 from stages.validation.finding import Finding
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 
 
-def _json_object(text: str) -> bool:
-    try:
-        return isinstance(json_value(text), dict)
-    except json.JSONDecodeError:
-        return False
-
-
 @lru_cache(maxsize=1024)
 def _parameters_object(text: str) -> bool:
-    """`_json_object` of a tool's parameters, read once per distinct text: a record's tools
-    repeat on every row of its source."""
-    return _json_object(text)
+    """Whether a tool's parameters are a JSON object, read once per distinct text: a record's
+    tools repeat on every row of its source."""
+    return isinstance(json_or_none(text), dict)
 
 
 def check_axolotl_chat(row: dict[str, Any]) -> Iterator[Finding]:
@@ -44,7 +36,7 @@ def check_axolotl_chat(row: dict[str, Any]) -> Iterator[Finding]:
             yield Finding(f"{where}.role", "unrecognized_role", f"role {message['role']!r}")
         for j, call in enumerate(message.get("tool_calls") or []):
             called.add(call["id"])
-            if not _json_object(call["function"]["arguments"]):
+            if not isinstance(json_or_none(call["function"]["arguments"]), dict):
                 at = f"{where}.tool_calls[{j}].function.arguments"
                 yield Finding(at, "arguments_not_json_object", "arguments must be JSON text")
         if message["role"] == "tool" and message.get("tool_call_id") not in called:

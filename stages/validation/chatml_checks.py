@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from stages.common.json_value import json_value
+from stages.common.json_value import json_or_none, json_value
 from stages.formats.chatml import IM_END, IM_START
 from stages.formats.qwen import RESPONSE_CLOSE, RESPONSE_OPEN, TOOLS_HEAD, TOOLS_TAIL
 from stages.validation.finding import Finding
@@ -108,33 +108,27 @@ def responses(turn: Turn) -> int | None:
     return body.count(RESPONSE_CLOSE + RESPONSE_OPEN) + 1
 
 
-def check_tools(turn: Turn) -> Iterator[Finding]:
+def check_tools(turn: Turn) -> tuple[Finding, ...]:
     """The tool lines of a Qwen system turn: one `{"type": "function", ...}` object each."""
-    for k in _bad_tools(turn.body.removeprefix("\n")):
-        if k < 0:
-            yield Finding(turn.at, "bad_tools", "the tools header has no footer")
-        else:
-            yield Finding(f"{turn.at}.tools[{k}]", "bad_tools", "not a function definition")
+    return _tools_findings(turn.body.removeprefix("\n"), turn.at)
 
 
 @lru_cache(maxsize=256)
-def _bad_tools(content: str) -> tuple[int, ...]:
-    """The indices of the tool lines that are no function definition, -1 for a header with
-    no footer: a record's system turn repeats across its examples, so each is read once."""
+def _tools_findings(content: str, at: str) -> tuple[Finding, ...]:
+    """`check_tools` of a system turn's content: a record's system turn repeats across its
+    examples, so each is read once."""
     head = content.find(TOOLS_HEAD)
     if head < 0:
         return ()
     if not content.endswith(TOOLS_TAIL):
-        return (-1,)
-    bad = []
-    for k, line in enumerate(content[head + len(TOOLS_HEAD) : -len(TOOLS_TAIL)].split("\n")[1:]):
-        try:
-            tool: Any = json_value(line)
-        except json.JSONDecodeError:
-            tool = None
-        if not isinstance(tool, dict) or not isinstance(tool.get("function"), dict):
-            bad.append(k)
-    return tuple(bad)
+        return (Finding(at, "bad_tools", "the tools header has no footer"),)
+    lines = content[head + len(TOOLS_HEAD) : -len(TOOLS_TAIL)].split("\n")[1:]
+    tools = [json_or_none(line) for line in lines]
+    return tuple(
+        Finding(f"{at}.tools[{k}]", "bad_tools", "not a function definition")
+        for k, tool in enumerate(tools)
+        if not isinstance(tool, dict) or not isinstance(tool.get("function"), dict)
+    )
 
 
 # A turn's findings (usually none), and how many calls it makes: a list and a count per

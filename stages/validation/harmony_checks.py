@@ -11,14 +11,13 @@ kind of header once; a text holding a special token anywhere but in the headers 
 the parser whole. Tests compare both readings on good and broken texts.
 """
 
-import json
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import openai_harmony as oh
 
-from stages.common.json_value import json_value
+from stages.common.json_value import json_or_none
 from stages.formats.harmony import SLOT, encoding
 from stages.validation.finding import Finding
 
@@ -91,10 +90,7 @@ def _parse_header(header: str, end: str) -> dict[str, Any] | None:
 def _declared(tools_text: str, developer: str) -> tuple[Finding, ...]:
     """Findings of the tools the developer message must declare: a record's tools repeat
     across its examples, so each pair is checked once."""
-    try:
-        tools = json_value(tools_text)
-    except json.JSONDecodeError:
-        tools = None
+    tools = json_or_none(tools_text)
     if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
         return (Finding("tools", "tools_not_json", "tools is not a JSON list of functions"),)
     return tuple(

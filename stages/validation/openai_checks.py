@@ -23,7 +23,7 @@ import msgspec
 
 from schemas.format_lines import FormatError, OpenAIFileReport
 from stages.common.hashing import content_id
-from stages.common.json_value import NotJson, json_value
+from stages.common.json_value import NotJson, json_or_none
 from stages.formats.vocab import count_o200k
 
 MAX_TOKENS_PER_EXAMPLE = 65536
@@ -138,20 +138,13 @@ def _check_calls(out: _Line, where: str, calls: Any, pending: dict[str, str]) ->
             out.error(
                 f"{at}.function.arguments", "arguments_not_string", "arguments must be JSON text"
             )
-        elif not _is_json_object(args):
+        elif not isinstance(json_or_none(args), dict):
             out.error(
                 f"{at}.function.arguments",
                 "arguments_not_json_object",
                 "arguments must decode to a JSON object",
             )
         pending[call["id"]] = at
-
-
-def _is_json_object(text: str) -> bool:
-    try:
-        return isinstance(json_value(text), dict)
-    except json.JSONDecodeError:
-        return False
 
 
 def _check_message(out: _Line, i: int, message: Any) -> str | None:

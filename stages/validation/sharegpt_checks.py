@@ -9,12 +9,11 @@ a list of them, arguments an object (LLaMA-Factory re-encodes them; a string wou
 trained double-encoded). `tools` is the JSON text of a list of function definitions.
 """
 
-import json
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from stages.common.json_value import json_value
+from stages.common.json_value import json_or_none
 from stages.formats.sharegpt import TAGS
 from stages.validation.finding import Finding
 
@@ -25,15 +24,8 @@ REPLY_SIDE = (TAGS["assistant_tag"], FUNCTION)
 ROLES = frozenset({SYSTEM, *PROMPT_SIDE, *REPLY_SIDE})
 
 
-def _json(text: str) -> Any:
-    try:
-        return json_value(text)
-    except json.JSONDecodeError:
-        return None
-
-
 def check_function_call(field: str, value: str) -> Iterator[Finding]:
-    calls = _json(value)
+    calls = json_or_none(value)
     calls = [calls] if isinstance(calls, dict) else calls
     if not isinstance(calls, list) or not calls:
         yield Finding(field, "function_call_not_json", "not a JSON object or list of objects")
@@ -74,7 +66,7 @@ def check_turns(turns: list[dict[str, Any]]) -> Iterator[Finding]:
 def _named_functions(text: str) -> bool:
     """Whether `tools` is the JSON text of a list of named functions, read once per distinct
     text: a record's tools repeat on every row of its source."""
-    tools = _json(text)
+    tools = json_or_none(text)
     return isinstance(tools, list) and all(
         isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
     )
